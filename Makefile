@@ -1,0 +1,33 @@
+# vitpose_mm: `make demo` (set up, then the synthetic train/test demo) and `make test` (set up, then pytest).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-done
+PKG := $(VENV)/.package-installed
+PKG_FILES := $(shell find vitpose_mm configs tools -name '*.py' 2>/dev/null) setup.cfg pyproject.toml
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: setup demo test clean-demo
+
+# The pinned OpenMMLab stack (builds mmcv once per machine; see tools/setup_env.sh).
+$(STAMP): tools/setup_env.sh
+	VENV=$(VENV) bash tools/setup_env.sh
+
+# vitpose_mm itself, reinstalled (no deps, a few seconds) whenever its files change.
+$(PKG): $(STAMP) $(PKG_FILES)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall . 2>&1 \
+		| grep -v "is ignored: it is neither" || true
+	rm -rf build vitpose_mm.egg-info
+	cd /tmp && $(abspath $(PY)) -W ignore -c "import vitpose_mm, mim.utils as u; print('[setup] vitpose_mm installed at', u.get_installed_path('vitpose_mm'))"
+	touch $@
+
+setup: $(PKG)
+
+demo: $(PKG)
+	bash tools/run_demo.sh
+
+test: $(PKG)
+	$(PY) -m pytest -q tests
+
+clean-demo:
+	rm -rf data/synthetic work_dirs/demo

@@ -1,0 +1,70 @@
+"""Evaluate a vitpose_mm checkpoint with mmengine's runner (COCO keypoint AP for the shipped configs).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl] [--show-dir DIR]
+    mim test vitpose_mm CONFIG --checkpoint CHECKPOINT ...
+
+The checkpoint is loaded strictly: missing, surplus or mis-shaped keys are an error that names them.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.fileio import dump
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
+from vitpose_mm.utils import find_config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (evaluate) a vitpose_mm (mmpose 1.x) pose model.')
+    parser.add_argument('config', help='config file path, or a config file name from the package configs/')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where the evaluation log goes (default: ./work_dirs/CONFIG_NAME)')
+    parser.add_argument('--out', help='dump the raw predictions to this .pkl/.json file')
+    parser.add_argument('--show-dir', help='save images with predicted skeletons to WORK_DIR/TIMESTAMP/SHOW_DIR')
+    parser.add_argument('--kpt-thr', type=float, default=0.3, help='keypoint score threshold when drawing')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, e.g. test_dataloader.batch_size=8')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher for distributed testing')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_args(cfg: Config, args) -> Config:
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        vis = cfg.default_hooks.visualization
+        vis.update(enable=True, out_dir=args.show_dir, kpt_thr=args.kpt_thr)
+        cfg.visualizer.setdefault('radius', 3)
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle', '.json')):
+            raise ValueError(f'--out must end with .pkl, .pickle or .json, got {args.out}')
+        cfg.test_evaluator = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+        raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
+    cfg = Config.fromfile(find_config(args.config))
+    cfg.merge_from_dict(args.cfg_options)
+    cfg = merge_args(cfg, args)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    metrics = runner.test()
+    if metrics:  # also as a file, for scripts (the runner logs them too)
+        dump(metrics, osp.join(cfg.work_dir, 'metrics.json'), indent=2)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,42 @@
+"""Reading checkpoint files without ever running code from them."""
+import os
+import pickle
+from typing import Any, Dict
+
+import torch
+
+
+def load_file(path: str) -> Any:
+    """Load a ``.pth``/``.pt`` (``torch.load(weights_only=True)``) or ``.safetensors`` file on the CPU.
+
+    Errors name the file: a missing file, a truncated or corrupt archive, and a pickle that asks for anything
+    outside torch's weights-only allow-list (i.e. that would run code) are all refused.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file as load_safetensors
+        try:
+            return load_safetensors(path, device='cpu')
+        except Exception as e:  # safetensors raises its own SafetensorError
+            raise RuntimeError(f'cannot read safetensors file {path}: {e}') from e
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise RuntimeError(f'refused to load {path}: it is not a plain weights file (weights_only=True rejected '
+                           f'it). Only load checkpoints you trust with other tools. Details: {e}') from e
+    except (RuntimeError, EOFError, OSError) as e:
+        raise RuntimeError(f'cannot read checkpoint {path} (truncated or not a torch file?): {e}') from e
+
+
+def state_dict_of(obj: Any, path: str = '<memory>') -> Dict[str, torch.Tensor]:
+    """The tensor dict inside a checkpoint: ``state_dict`` (mmengine/mmcv), ``model`` (MAE) or the dict itself."""
+    if isinstance(obj, dict):
+        for key in ('state_dict', 'model', 'module'):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f'{path} holds no state dict of tensors (looked under "state_dict", "model", "module")')
+    return dict(obj)

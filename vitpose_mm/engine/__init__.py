@@ -1,0 +1,5 @@
+from .checkpoint_globals import allow_mmengine_checkpoints
+from .optim_wrappers import ViTPoseLayerDecayOptimWrapperConstructor
+from .runner import ViTPoseRunner
+
+__all__ = ['ViTPoseRunner', 'ViTPoseLayerDecayOptimWrapperConstructor', 'allow_mmengine_checkpoints']

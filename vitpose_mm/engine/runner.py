@@ -1,0 +1,28 @@
+"""mmengine's Runner with strict, clearly reported checkpoint loading."""
+import os.path as osp
+from typing import Sequence, Tuple
+
+from mmengine.runner import Runner
+from mmpose.registry import RUNNERS
+
+
+@RUNNERS.register_module()
+class ViTPoseRunner(Runner):
+    """``mmengine.runner.Runner`` whose ``load_from``/``--resume``/``--checkpoint`` loads are strict.
+
+    mmengine's default (``strict=False``) only logs a warning for missing, surplus or mis-shaped keys and goes on
+    with a half-loaded model. Here any such mismatch stops the run with an error naming the file and the keys.
+    Initialising a backbone from pre-training weights is the job of ``init_cfg`` (see ``ViT``), not of ``load_from``.
+    """
+
+    def load_checkpoint(self,
+                        filename: str,
+                        map_location: str = 'cpu',
+                        strict: bool = True,
+                        revise_keys: Sequence[Tuple[str, str]] = ((r'^module.', ''), )):
+        if '://' not in filename and not osp.isfile(filename):
+            raise FileNotFoundError(f'checkpoint not found: {filename}')
+        try:
+            return super().load_checkpoint(filename, map_location, strict, list(revise_keys))
+        except RuntimeError as e:
+            raise RuntimeError(f'cannot load checkpoint {filename} into {type(self.model).__name__}: {e}') from e

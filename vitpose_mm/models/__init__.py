@@ -1,0 +1,4 @@
+from .backbones import ViT
+from .heads import TopdownHeatmapSimpleHead
+
+__all__ = ['ViT', 'TopdownHeatmapSimpleHead']

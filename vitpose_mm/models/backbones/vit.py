@@ -1,0 +1,351 @@
+# References: ViTAE-Transformer/ViTPose mmpose/models/backbones/vit.py and vit_moe.py (architecture and parameter
+# names), timm vision_transformer.py (module shapes, fused-attention switch).
+"""The plain ViT backbone of ViTPose and ViTPose+.
+
+How it differs from a plain (timm/MAE) ViT, on purpose, so that official ViTPose weights load by name and give the
+official numbers:
+
+- patch embedding ``Conv2d(3, C, 16, stride=16, padding=2)``: a 256x192 input gives a 16x12 grid;
+- there is no class token in the sequence, but ``pos_embed`` keeps its class-token row, and that row is **added to
+  every patch** (``pos_embed[:, 1:] + pos_embed[:, :1]``);
+- a final ``last_norm`` and a (B, C, Hp, Wp) feature map as output;
+- ViTPose+ (``part_features > 0``): each MLP's ``fc2`` produces ``C - part_features`` shared channels and one of
+  ``num_expert`` extra ``Linear(hidden, part_features)`` experts, chosen per sample by ``dataset_source``, the rest.
+"""
+from typing import Optional, Sequence, Set, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmengine.logging import MMLogger
+from mmengine.model.weight_init import trunc_normal_
+from mmpose.models.backbones.base_backbone import BaseBackbone
+from mmpose.registry import MODELS
+
+from .pos_embed import infer_grid_shape, resize_pos_embed
+
+
+def _pair(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    return (int(x), int(x)) if isinstance(x, int) else (int(x[0]), int(x[1]))
+
+
+class DropPath(nn.Module):
+    """Stochastic depth per sample (identity at eval time or with ``drop_prob == 0``)."""
+
+    def __init__(self, drop_prob: float = 0.):
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.drop_prob == 0. or not self.training:
+            return x
+        keep = 1 - self.drop_prob
+        mask = x.new_empty((x.shape[0], ) + (1, ) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f'drop_prob={self.drop_prob}'
+
+
+class PatchEmbed(nn.Module):
+    """Image to patch tokens; ViTPose pads the convolution by 2 (``4 + 2 * (ratio // 2 - 1)`` for ratio 1)."""
+
+    def __init__(self, patch_size: int = 16, in_chans: int = 3, embed_dim: int = 768, ratio: int = 1,
+                 padding: int = 2):
+        super().__init__()
+        patch = _pair(patch_size)
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch, stride=(patch[0] // ratio, patch[1] // ratio),
+                              padding=padding)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        x = self.proj(x)
+        grid = (x.shape[2], x.shape[3])
+        return x.flatten(2).transpose(1, 2), grid
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with one fused ``qkv`` projection.
+
+    ``fused_attn=True`` uses ``F.scaled_dot_product_attention``; ``False`` writes the math out (softmax(q k^T * scale)
+    v), as the official code does. Both give the same result (tests/test_vit.py).
+    """
+
+    def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = False, qk_scale: Optional[float] = None,
+                 attn_drop: float = 0., proj_drop: float = 0., attn_head_dim: Optional[int] = None,
+                 fused_attn: bool = True):
+        super().__init__()
+        self.num_heads = num_heads
+        head_dim = attn_head_dim or dim // num_heads
+        self.scale = qk_scale or head_dim**-0.5
+        self.fused_attn = fused_attn
+        self.qkv = nn.Linear(dim, head_dim * num_heads * 3, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj = nn.Linear(head_dim * num_heads, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, N, _ = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+        if self.fused_attn:
+            x = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=self.attn_drop.p if self.training else 0., scale=self.scale)
+        else:
+            attn = (q * self.scale) @ k.transpose(-2, -1)
+            x = self.attn_drop(attn.softmax(dim=-1)) @ v
+        return self.proj_drop(self.proj(x.transpose(1, 2).reshape(B, N, -1)))
+
+
+class Mlp(nn.Module):
+    """fc1 - GELU - fc2, with dropout after each as in the official code."""
+
+    def __init__(self, in_features: int, hidden_features: int, drop: float = 0.):
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_features, in_features)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor, dataset_source: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class MoEMlp(nn.Module):
+    """ViTPose+ MLP: shared ``fc2`` for ``C - part_features`` channels, one expert per dataset for the rest.
+
+    As in the official ``vit_moe.py``, no dropout is applied (the official module defines one but never calls it).
+    """
+
+    def __init__(self, in_features: int, hidden_features: int, num_expert: int, part_features: int):
+        super().__init__()
+        if not 0 < part_features < in_features:
+            raise ValueError(f'part_features must be in (0, embed_dim={in_features}), got {part_features}')
+        self.part_features = part_features
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_features, in_features - part_features)
+        self.experts = nn.ModuleList(nn.Linear(hidden_features, part_features) for _ in range(num_expert))
+
+    def forward(self, x: torch.Tensor, dataset_source: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.fc1(x))
+        index = dataset_source.view(-1, 1, 1)
+        expert = x.new_zeros(x.shape[:-1] + (self.part_features, ))
+        # Every expert runs on every sample and the unselected outputs are masked: all experts then receive
+        # (zero) gradients in every step, which DDP needs.
+        for i, layer in enumerate(self.experts):
+            expert = expert + layer(h) * (index == i)
+        return torch.cat([self.fc2(h), expert], dim=-1)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: ``x + drop_path(attn(norm1(x)))`` then ``x + drop_path(mlp(norm2(x)))``."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4., qkv_bias: bool = False,
+                 qk_scale: Optional[float] = None, drop: float = 0., attn_drop: float = 0., drop_path: float = 0.,
+                 attn_head_dim: Optional[int] = None, num_expert: int = 1, part_features: int = 0,
+                 fused_attn: bool = True):
+        super().__init__()
+        hidden = int(dim * mlp_ratio)
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop, attn_head_dim, fused_attn)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = (MoEMlp(dim, hidden, num_expert, part_features) if part_features else Mlp(dim, hidden, drop))
+
+    def forward(self, x: torch.Tensor, dataset_source: Optional[torch.Tensor] = None) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x), dataset_source))
+
+
+@MODELS.register_module()
+class ViT(BaseBackbone):
+    """ViTPose / ViTPose+ plain vision transformer backbone.
+
+    Args:
+        img_size: input (H, W) the position embedding is made for; other sizes resample it on the fly.
+        patch_size: patch size. ratio: official patch-overlap ratio (1 in every released model).
+        embed_dim, depth, num_heads, mlp_ratio, qkv_bias, qk_scale: transformer dimensions.
+        drop_rate, attn_drop_rate, drop_path_rate: dropout rates; drop path rises linearly over the blocks.
+        use_checkpoint: gradient checkpointing of every block (saves memory in training, costs a recompute).
+        frozen_stages: -1 freezes nothing, 0 freezes patch_embed and pos_embed, k > 0 also blocks 0..k-1.
+            (The official code freezes blocks 1..k, skipping block 0; nothing released uses it.)
+        last_norm: apply the final LayerNorm. patch_padding: 'pad' (the only official mode).
+        freeze_attn, freeze_ffn: freeze every block's attention (with norm1) or MLP (with norm2, patch embedding
+            and pos_embed), as the official options do.
+        num_expert, part_features: ViTPose+ experts; ``part_features=0`` builds the plain MLP.
+        default_dataset: expert used when ``forward`` gets no ``dataset_source``.
+        fused_attn: use ``F.scaled_dot_product_attention`` (True) or the written-out attention (False).
+        init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=PATH)`` loads MAE/timm, mmpretrain or
+            ViTPose backbone weights through :func:`vitpose_mm.checkpoints.load_backbone_weights`.
+    """
+
+    def __init__(self,
+                 img_size: Union[int, Sequence[int]] = 224,
+                 patch_size: int = 16,
+                 in_channels: int = 3,
+                 embed_dim: int = 768,
+                 depth: int = 12,
+                 num_heads: int = 12,
+                 ratio: int = 1,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = False,
+                 qk_scale: Optional[float] = None,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 use_checkpoint: bool = False,
+                 frozen_stages: int = -1,
+                 last_norm: bool = True,
+                 patch_padding: str = 'pad',
+                 freeze_attn: bool = False,
+                 freeze_ffn: bool = False,
+                 num_expert: int = 1,
+                 part_features: int = 0,
+                 default_dataset: int = 0,
+                 fused_attn: bool = True,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if patch_padding != 'pad':
+            raise ValueError(f"patch_padding={patch_padding!r}: only 'pad' (the official mode) is supported")
+        if embed_dim % num_heads:
+            raise ValueError(f'embed_dim={embed_dim} is not divisible by num_heads={num_heads}')
+        if not -1 <= frozen_stages <= depth:
+            raise ValueError(f'frozen_stages must be in [-1, depth={depth}], got {frozen_stages}')
+        if not 0 <= default_dataset < num_expert:
+            raise ValueError(f'default_dataset={default_dataset} is not an expert index (num_expert={num_expert})')
+        self.img_size = _pair(img_size)
+        self.embed_dim = embed_dim
+        self.depth = depth
+        self.frozen_stages = frozen_stages
+        self.freeze_attn = freeze_attn
+        self.freeze_ffn = freeze_ffn
+        self.use_checkpoint = use_checkpoint
+        self.default_dataset = default_dataset
+        self.num_expert = num_expert
+
+        self.patch_embed = PatchEmbed(patch_size, in_channels, embed_dim, ratio, padding=4 + 2 * (ratio // 2 - 1))
+        self.patch_shape = self._grid_for(self.img_size)
+        # One row more than patches: the official class-token row, added to every patch in forward().
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_shape[0] * self.patch_shape[1], embed_dim))
+        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        self.blocks = nn.ModuleList(
+            Block(embed_dim, num_heads, mlp_ratio, qkv_bias, qk_scale, drop_rate, attn_drop_rate, dpr[i],
+                  num_expert=num_expert, part_features=part_features, fused_attn=fused_attn) for i in range(depth))
+        self.last_norm = nn.LayerNorm(embed_dim, eps=1e-6) if last_norm else nn.Identity()
+        trunc_normal_(self.pos_embed, std=.02)
+        self.apply(self._init_module)
+        self._freeze_stages()
+
+    # ---- construction helpers ---------------------------------------------------------------------------
+    def _grid_for(self, hw: Tuple[int, int]) -> Tuple[int, int]:
+        conv = self.patch_embed.proj
+        return tuple((s + 2 * p - k) // st + 1 for s, p, k, st in zip(hw, conv.padding, conv.kernel_size,
+                                                                      conv.stride))
+
+    @staticmethod
+    def _init_module(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.constant_(m.bias, 0)
+            nn.init.constant_(m.weight, 1.0)
+
+    def init_weights(self) -> None:
+        """Random init is done in ``__init__``; a ``Pretrained`` init_cfg loads weights strictly, by layout."""
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            from vitpose_mm.checkpoints import load_backbone_weights
+            unknown = set(cfg) - {'type', 'checkpoint', 'prefix', 'map_location'}
+            if unknown:
+                raise ValueError(f'unknown keys {sorted(unknown)} in ViT init_cfg {cfg}')
+            load_backbone_weights(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
+            self._is_init = True
+            return
+        super().init_weights()
+
+    # ---- what the model tells the optimizer --------------------------------------------------------------
+    def no_weight_decay(self) -> Set[str]:
+        return {'pos_embed', 'cls_token'}
+
+    def get_layer_depth(self, param_name: str, prefix: str = 'backbone.') -> Tuple[int, int]:
+        """Layer id for layer-wise lr decay: 0 for the embeddings, i+1 for block i, depth+1 for the rest."""
+        max_id = self.depth + 1
+        if not param_name.startswith(prefix):
+            return max_id, max_id
+        name = param_name[len(prefix):]
+        if name.startswith(('patch_embed', 'pos_embed', 'cls_token')):
+            return 0, max_id
+        if name.startswith('blocks.'):
+            return int(name.split('.')[1]) + 1, max_id
+        return max_id, max_id
+
+    # ---- loading weights of other grids / with the unused cls_token --------------------------------------
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # Official checkpoints may carry an unused `cls_token`; the official model never reads it.
+        if state_dict.pop(prefix + 'cls_token', None) is not None:
+            MMLogger.get_current_instance().info(f'dropped {prefix}cls_token: unused by ViTPose (no class token)')
+        key = prefix + 'pos_embed'
+        pos = state_dict.get(key)
+        if pos is not None and pos.dim() == 3 and pos.shape[1] != self.pos_embed.shape[1] \
+                and pos.shape[2] == self.pos_embed.shape[2] and pos.shape[1] > 1:
+            src = infer_grid_shape(pos.shape[1] - 1, self.patch_shape)
+            state_dict[key] = resize_pos_embed(pos, src, self.patch_shape, num_extra_tokens=1)
+            MMLogger.get_current_instance().info(
+                f'resized {key} from a {src[0]}x{src[1]} to a {self.patch_shape[0]}x{self.patch_shape[1]} grid')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+    # ---- forward -----------------------------------------------------------------------------------------
+    def _pos_embed_for(self, grid: Tuple[int, int]) -> torch.Tensor:
+        pos = self.pos_embed
+        if tuple(grid) != tuple(self.patch_shape):
+            pos = resize_pos_embed(pos, self.patch_shape, grid, num_extra_tokens=1)
+        return pos[:, 1:] + pos[:, :1]
+
+    def forward(self, x: torch.Tensor, dataset_source: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor]:
+        B = x.shape[0]
+        if self.num_expert > 1 or dataset_source is not None:
+            if dataset_source is None:
+                dataset_source = torch.full((B, ), self.default_dataset, dtype=torch.long, device=x.device)
+            dataset_source = torch.as_tensor(dataset_source, device=x.device).view(-1)
+            if dataset_source.numel() != B:
+                raise ValueError(f'dataset_source has {dataset_source.numel()} entries for a batch of {B}')
+        x, (hp, wp) = self.patch_embed(x)
+        x = x + self._pos_embed_for((hp, wp))
+        for blk in self.blocks:
+            if self.use_checkpoint and self.training and x.requires_grad:
+                x = cp.checkpoint(blk, x, dataset_source, use_reentrant=False)
+            else:
+                x = blk(x, dataset_source)
+        x = self.last_norm(x)
+        return (x.transpose(1, 2).reshape(B, -1, hp, wp).contiguous(), )
+
+    # ---- freezing ----------------------------------------------------------------------------------------
+    def _freeze(self, *modules: nn.Module) -> None:
+        for m in modules:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages >= 0 or self.freeze_ffn:
+            self._freeze(self.patch_embed)
+            self.pos_embed.requires_grad = False
+        for i in range(max(self.frozen_stages, 0)):
+            self._freeze(self.blocks[i])
+        for blk in self.blocks:
+            if self.freeze_attn:
+                self._freeze(blk.attn, blk.norm1)
+            if self.freeze_ffn:
+                self._freeze(blk.mlp, blk.norm2)
+
+    def train(self, mode: bool = True) -> 'ViT':
+        super().train(mode)
+        self._freeze_stages()
+        return self
+
+
+__all__ = ['ViT', 'Attention', 'Block', 'Mlp', 'MoEMlp', 'PatchEmbed']

@@ -1,0 +1,26 @@
+"""Small helpers shared by the tools."""
+import os
+import os.path as osp
+
+PACKAGE_ROOT = osp.dirname(osp.abspath(__file__))
+
+
+def configs_dir() -> str:
+    """The shipped configs: ``vitpose_mm/.mim/configs`` in an installed wheel, the repository's in a checkout."""
+    for candidate in (osp.join(PACKAGE_ROOT, '.mim', 'configs'), osp.join(osp.dirname(PACKAGE_ROOT), 'configs')):
+        if osp.isdir(candidate):
+            return candidate
+    raise FileNotFoundError(f'no configs folder found next to {PACKAGE_ROOT}')
+
+
+def find_config(name: str) -> str:
+    """``name`` if it is a file, else the shipped config of that file name (with or without ``.py``)."""
+    if osp.isfile(name):
+        return name
+    base = osp.basename(name)
+    base = base if base.endswith('.py') else base + '.py'
+    root = configs_dir()
+    for dirpath, _, files in os.walk(root):
+        if base in files and '_base_' not in dirpath:
+            return osp.join(dirpath, base)
+    raise FileNotFoundError(f'config not found: {name} (neither a file nor a config name under {root})')
