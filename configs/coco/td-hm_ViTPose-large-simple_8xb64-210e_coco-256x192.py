@@ -25,7 +25,7 @@ model = dict(
         num_deconv_filters=[],
         num_deconv_kernels=[],
         upsample=4,
-        extra=dict(final_conv_kernel=3)))
+        final_layer=dict(kernel_size=3, padding=1)))
 
 train_dataloader = dict(batch_size=64)  # per GPU; 8 GPUs -> 512
 optim_wrapper = dict(

@@ -24,7 +24,7 @@ model = dict(
         num_deconv_layers=2,
         num_deconv_filters=(256, 256),
         num_deconv_kernels=(4, 4),
-        extra=dict(final_conv_kernel=1)))
+        final_layer=dict(kernel_size=1)))
 
 train_dataloader = dict(batch_size=64)  # per GPU; 8 GPUs -> 512
 optim_wrapper = dict(

@@ -43,7 +43,7 @@ model = dict(
         num_deconv_layers=1,
         num_deconv_filters=(128, ),
         num_deconv_kernels=(4, ),
-        extra=dict(final_conv_kernel=1),
+        final_layer=dict(kernel_size=1),
         loss=dict(type='KeypointMSELoss', use_target_weight=True),
         decoder=codec),
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=False))

@@ -1,0 +1,3 @@
+from .topdown_heatmap_simple_head import TopdownHeatmapSimpleHead
+
+__all__ = ['TopdownHeatmapSimpleHead']
