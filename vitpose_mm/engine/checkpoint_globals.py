@@ -1,27 +1,42 @@
 """Let ``torch.load(weights_only=True)`` (the default since torch 2.6) read the checkpoints mmengine's runner writes.
 
-mmengine 0.10.7 stores its ``MessageHub`` state (``HistoryBuffer`` objects holding numpy arrays) and numpy scalars in
-``meta``. Under torch >= 2.6 those checkpoints then fail to load in ``--resume`` and ``test`` ("Weights only load
-failed"). Instead of making every ``torch.load`` unsafe, the few plain-data types involved are allow-listed.
+mmengine 0.10.7 stores its ``MessageHub`` state in ``meta``: ``HistoryBuffer`` objects holding numpy arrays, numpy
+scalars, and -- through ``HistoryBuffer.__getstate__`` -- its statistics methods, pickled as
+``getattr(HistoryBuffer, 'mean')``. Under torch >= 2.6 such checkpoints fail to load in ``--resume`` and ``test``
+("Weights only load failed"). Instead of making every ``torch.load`` unsafe, the few plain-data types involved are
+allow-listed, and ``getattr`` is allowed only as a restricted stand-in that can fetch nothing but those statistics
+methods of ``HistoryBuffer``.
 """
+import pickle
+
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
+_HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
+
+
+def _history_buffer_getattr(obj, name: str):
+    """``getattr`` as unpickled from an mmengine checkpoint: only ``HistoryBuffer``'s own statistics methods."""
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f'refused getattr({obj!r}, {name!r}) while loading a checkpoint: only '
+                                 f'HistoryBuffer.{{{",".join(_HISTORY_BUFFER_METHODS)}}} are allowed')
+
 
 def mmengine_checkpoint_globals() -> list:
-    """The classes and functions an mmengine 0.10.7 checkpoint's pickle refers to, beyond torch's own."""
+    """The globals an mmengine 0.10.7 checkpoint's pickle refers to, beyond torch's own allow-list."""
     return [
         HistoryBuffer,
         np.ndarray,
         np.dtype,
-        np.core.multiarray._reconstruct,
-        np.core.multiarray.scalar,
+        np._core.multiarray._reconstruct,
+        np._core.multiarray.scalar,
         *{type(np.dtype(t)) for t in (np.float64, np.float32, np.int64, np.int32, np.bool_, np.uint8)},
+        (_history_buffer_getattr, 'builtins.getattr'),
     ]
 
 
 def allow_mmengine_checkpoints() -> None:
     """Add :func:`mmengine_checkpoint_globals` to torch's weights-only allow-list (idempotent)."""
-    if hasattr(torch.serialization, 'add_safe_globals'):
-        torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+    torch.serialization.add_safe_globals(mmengine_checkpoint_globals())

@@ -3,9 +3,10 @@ import os.path as osp
 from typing import Sequence, Tuple
 
 from mmengine.runner import Runner
-from mmpose.registry import RUNNERS
+from mmengine.registry import RUNNERS
 
 
+# registered in mmengine's root registry: runners are built by `RUNNERS.build(cfg)` there, outside any scope
 @RUNNERS.register_module()
 class ViTPoseRunner(Runner):
     """``mmengine.runner.Runner`` whose ``load_from``/``--resume``/``--checkpoint`` loads are strict.
