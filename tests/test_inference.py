@@ -1,0 +1,190 @@
+"""The inference API (vitpose_mm.apis) on a random tiny ViTPose and a real mmdet detector (RTMDet-nano)."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from inference_models import build_detector, build_pose_model, make_confident
+from vitpose_mm.apis import BoxFile, IoUTracker, KeypointSmoother, Person, PoseEstimator, clip_boxes, load_image
+from vitpose_mm.apis.boxes import as_boxes
+
+
+@pytest.fixture(scope='module')
+def pose_model():
+    torch.manual_seed(0)
+    return build_pose_model()
+
+
+@pytest.fixture(scope='module')
+def detector():
+    torch.manual_seed(0)
+    return make_confident(build_detector())
+
+
+@pytest.fixture
+def img():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+
+
+def test_all_boxes_of_an_image_go_through_the_backbone_as_one_batch(pose_model, img):
+    batches = []
+    hook = pose_model.backbone.register_forward_hook(lambda m, args, out: batches.append(args[0].shape[0]))
+    try:
+        people = PoseEstimator(pose_model)(img, [[0, 0, 60, 100, 0.9], [50, 10, 150, 110, 0.8], [10, 5, 40, 60, 0.7]])
+    finally:
+        hook.remove()
+    flip_test = pose_model.test_cfg.get('flip_test', False)
+    assert batches == [3] * (2 if flip_test else 1)  # the crops (then their flipped copies, with flip test)
+    assert len(people) == 3
+    assert [p.bbox_score for p in people] == pytest.approx([0.9, 0.8, 0.7])
+    for p in people:
+        assert p.keypoints.shape == (17, 2) and p.keypoint_scores.shape == (17, ) and p.bbox.shape == (4, )
+        assert p.keypoints.dtype == np.float32 and p.track_id is None
+
+
+def test_without_detector_the_whole_image_is_one_person(pose_model, img):
+    people = PoseEstimator(pose_model)(img)
+    assert len(people) == 1
+    np.testing.assert_array_equal(people[0].bbox, [0, 0, 160, 120])
+    assert people[0].bbox_score == 1.0
+
+
+def test_boxes_are_clipped_and_degenerate_ones_dropped(pose_model, img):
+    estimator = PoseEstimator(pose_model)
+    boxes = [[-20, -10, 50, 200],  # partly outside: clipped
+             [30, 30, 30, 90],  # zero width
+             [90, 80, 40, 20],  # inverted
+             [170, 0, 200, 50],  # right of the image
+             [10, 10, 10.5, 50],  # under a pixel wide
+             [np.nan, 0, 50, 50]]
+    people = estimator(img, boxes)
+    assert len(people) == 1 and estimator.num_dropped_boxes == 5
+    assert people[0].bbox_score == 1.0  # boxes without a score
+    np.testing.assert_array_equal(people[0].bbox, [0, 0, 50, 120])
+    kept, dropped = clip_boxes(as_boxes(boxes), (120, 160), min_size=0.25)  # a looser minimum keeps the sliver
+    assert len(kept) == 2 and dropped == 4
+
+
+def test_no_people_is_an_empty_result(pose_model, detector, img):
+    assert PoseEstimator(pose_model)(img, np.zeros((0, 4))) == []
+    assert PoseEstimator(pose_model)(img, [[200, 200, 300, 300]]) == []  # all outside
+    assert PoseEstimator(pose_model, detector, bbox_thr=0.99)(img) == []  # detector scores are sigmoid(3) = 0.95
+    assert PoseEstimator(pose_model, detector, det_cat_id=1)(img) == []  # a person-only detector: no label 1
+
+
+def test_real_mmdet_detector_boxes_are_selected_clipped_and_estimated(pose_model, detector, img):
+    from mmdet.apis import inference_detector
+    from mmpose.evaluation.functional import nms
+
+    raw = inference_detector(detector, img).pred_instances.cpu().numpy()
+    # RTMDet pads the 160x120 image (x2: 320x240) to 320x320 and clips its boxes to the padded shape only
+    assert (raw.bboxes[:, 3] > 120).any()
+    estimator = PoseEstimator(pose_model, detector, bbox_thr=0.3, nms_thr=0.3)
+    boxes = estimator.detect(img)
+    assert 1 < len(boxes) < len(raw)  # NMS at 0.3 thins mmdet's own NMS (0.6)
+    assert (boxes[:, 4] > 0.3).all()
+    assert (boxes[:, :2] >= 0).all() and (boxes[:, 2] <= 160).all() and (boxes[:, 3] <= 120).all()
+    assert len(nms(boxes, 0.3)) == len(boxes)  # NMS ran on the clipped boxes
+    people = estimator(img)
+    assert len(people) == len(boxes)
+    for p, box in zip(people, boxes):
+        np.testing.assert_array_equal(p.bbox, box[:4])
+        assert p.keypoints.shape == (17, 2) and p.bbox_score == pytest.approx(1 / (1 + np.exp(-3.0)))
+
+
+def test_grayscale_and_rgba_images_give_the_bgr_result(pose_model, img, tmp_path):
+    estimator = PoseEstimator(pose_model)
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    ref = estimator(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))[0].keypoints
+    bgra = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
+    bgra[..., 3] = 7
+    for variant in (gray, gray[:, :, None]):
+        np.testing.assert_allclose(estimator(variant)[0].keypoints, ref)
+    np.testing.assert_allclose(estimator(bgra)[0].keypoints, estimator(img)[0].keypoints)
+    cv2.imwrite(str(tmp_path / 'gray.png'), gray)
+    cv2.imwrite(str(tmp_path / 'rgba.png'), bgra)
+    np.testing.assert_allclose(estimator(str(tmp_path / 'gray.png'))[0].keypoints, ref)
+    np.testing.assert_allclose(estimator(str(tmp_path / 'rgba.png'))[0].keypoints, estimator(img)[0].keypoints)
+    assert load_image((gray.astype(np.uint16) * 257)).shape == (120, 160, 3)
+
+
+def test_unreadable_images_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match='image not found'):
+        load_image(str(tmp_path / 'missing.jpg'))
+    (tmp_path / 'bad.jpg').write_bytes(b'\xff\xd8 not really a jpeg')
+    with pytest.raises(ValueError, match='cannot decode image'):
+        load_image(str(tmp_path / 'bad.jpg'))
+    with pytest.raises(ValueError, match='shape'):
+        load_image(np.zeros((4, 4, 2), np.uint8))
+    with pytest.raises(ValueError, match='uint8'):
+        load_image(np.zeros((4, 4, 3), np.float32))
+
+
+def test_pose_checkpoint_is_loaded_strictly(pose_model, tmp_path):
+    state = {k: v for k, v in pose_model.state_dict().items() if not k.startswith('head.final_layer')}
+    torch.save({'state_dict': state}, tmp_path / 'partial.pth')
+    with pytest.raises(RuntimeError, match='final_layer'):
+        PoseEstimator.from_config('td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96.py', str(tmp_path / 'partial.pth'))
+    torch.save({'state_dict': pose_model.state_dict(), 'meta': {'dataset_meta': {'dataset_name': 'mine'}}},
+               tmp_path / 'full.pth')
+    loaded = PoseEstimator.from_config('td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96', str(tmp_path / 'full.pth'))
+    assert loaded.dataset_meta == {'dataset_name': 'mine'}  # the checkpoint's meta wins, as in mmpose's init_model
+    for a, b in zip(loaded.pose_model.state_dict().values(), pose_model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_person_as_coco_result():
+    scores = np.array([0.1] * 7 + [0.5] * 9 + [0.8], np.float32)
+    p = Person(keypoints=np.arange(34, dtype=np.float32).reshape(17, 2), keypoint_scores=scores,
+               bbox=np.array([10, 20, 50, 100], np.float32), bbox_score=0.8, track_id=3)
+    # CocoMetric's rescoring: box score x mean of the keypoint scores above 0.2 = 0.8 x 0.53
+    assert p.score() == pytest.approx(0.8 * (0.5 * 9 + 0.8) / 10)
+    rec = p.to_coco(image_id=785)
+    assert set(rec) == {'image_id', 'category_id', 'keypoints', 'score', 'bbox', 'bbox_score', 'track_id'}
+    assert rec['category_id'] == 1 and rec['track_id'] == 3 and rec['bbox'] == [10, 20, 40, 80]
+    assert len(rec['keypoints']) == 51 and rec['keypoints'][:6] == [0, 1, 0.1, 2, 3, 0.1]
+    assert Person(p.keypoints, np.zeros(17, np.float32), p.bbox, 1.0).score() == 0.0
+    json.dumps(rec)
+
+
+def test_box_file_by_image_id_and_by_file_name(tmp_path):
+    results = [dict(image_id=785, category_id=1, bbox=[10, 20, 30, 40], score=0.9),
+               dict(image_id=785, category_id=2, bbox=[0, 0, 5, 5], score=0.9),  # not a person
+               dict(file_name='a/walk.png', category_id=1, bbox=[1, 2, 3, 4], score=0.5)]
+    (tmp_path / 'dets.json').write_text(json.dumps(results))
+    boxes = BoxFile(str(tmp_path / 'dets.json'))
+    np.testing.assert_allclose(boxes['/data/000000000785.jpg'], [[10, 20, 40, 60, 0.9]])
+    np.testing.assert_allclose(boxes['walk.png'], [[1, 2, 4, 6, 0.5]])
+    assert '000000000785.jpg' in boxes and 'other.jpg' not in boxes and boxes['other.jpg'].shape == (0, 5)
+    coco = dict(images=[dict(id=7, file_name='x.jpg')], annotations=[dict(image_id=7, category_id=1, bbox=[0, 0, 9, 9])])
+    (tmp_path / 'gt.json').write_text(json.dumps(coco))
+    np.testing.assert_allclose(BoxFile(str(tmp_path / 'gt.json'))['x.jpg'], [[0, 0, 9, 9, 1]])
+
+
+def test_iou_tracker_follows_boxes_in_any_order():
+    tracker = IoUTracker(iou_thr=0.3)
+    a, b, c = [0, 0, 10, 20], [50, 0, 60, 20], [100, 0, 110, 20]
+    assert tracker.update(np.array([a, b])) == [0, 1]
+    assert tracker.update(np.array([[51, 1, 61, 21], [1, 0, 11, 20]])) == [1, 0]  # moved a little, order swapped
+    assert tracker.update(np.array([b, c, a])) == [1, 2, 0]  # c is new
+    assert tracker.update(np.array([b])) == [1]
+    assert tracker.update(np.array([a])) == [3]  # only the previous frame is remembered
+    assert tracker.update(np.zeros((0, 4))) == []
+
+
+def test_keypoint_smoother_damps_jitter_and_follows_steps():
+    smoother = KeypointSmoother(fps=25, min_cutoff=1.0, beta=0.0)
+    rng = np.random.default_rng(0)
+    truth = np.full((17, 2), 100.0)
+    noisy = [truth + rng.normal(0, 2, truth.shape) for _ in range(50)]
+    out = [smoother([0], [x])[0] for x in noisy]
+    np.testing.assert_array_equal(out[0], noisy[0].astype(np.float32))  # the first frame passes as it is
+    assert np.std(np.array(out[10:]) - truth) < 0.4 * np.std(np.array(noisy[10:]) - truth)
+    # a new id starts its own filter; ids absent from a frame are forgotten
+    assert np.allclose(smoother([0, 5], [truth, truth + 50])[1], truth + 50)
+    assert list(smoother._filters) == [0, 5]
+    smoother([5], [truth + 50])
+    assert list(smoother._filters) == [5]

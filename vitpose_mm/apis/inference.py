@@ -1,0 +1,223 @@
+"""One call from an image to the people in it: person boxes (mmdet, given, or the whole image) -> ViTPose.
+
+Built on mmpose's ``init_model``/``inference_topdown`` (all boxes of an image go through the pose model as one batch)
+and mmdet's ``init_detector``/``inference_detector``; this module adds what they leave to the caller: image
+conversion, box selection (category, score, NMS), clipping and dropping of degenerate boxes, and plain results.
+"""
+import logging
+import os.path as osp
+from dataclasses import dataclass
+from typing import List, Optional, Tuple, Union
+
+import cv2
+import mmcv
+import numpy as np
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.runner import load_checkpoint
+from mmpose.apis import inference_topdown, init_model
+from mmpose.evaluation.functional import nms
+
+from ..utils import find_config
+from .boxes import COCO_PERSON_ID, as_boxes, clip_boxes
+
+ImageLike = Union[str, np.ndarray]
+
+
+@dataclass
+class Person:
+    """One person found in an image.
+
+    Attributes:
+        keypoints: ``(K, 2)`` x, y in image pixels.
+        keypoint_scores: ``(K,)`` confidences.
+        bbox: ``(4,)`` x1, y1, x2, y2 of the person box, clipped to the image.
+        bbox_score: the box's detector score (1 for the whole image or boxes given without score).
+        track_id: the id that follows the person across video frames, when tracking.
+    """
+    keypoints: np.ndarray
+    keypoint_scores: np.ndarray
+    bbox: np.ndarray
+    bbox_score: float
+    track_id: Optional[int] = None
+
+    def score(self, kpt_thr: float = 0.2) -> float:
+        """The instance score mmpose's ``CocoMetric`` gives (``score_mode='bbox_keypoint'``): the box score times
+        the mean of the keypoint scores above ``kpt_thr`` (0 when there are none)."""
+        valid = self.keypoint_scores[self.keypoint_scores > kpt_thr]
+        return float(self.bbox_score * valid.mean()) if len(valid) else 0.0
+
+    def to_coco(self, image_id: Optional[int] = None, category_id: int = COCO_PERSON_ID) -> dict:
+        """A COCO keypoint-results record: ``keypoints`` as K x (x, y, score), ``bbox`` as x, y, w, h."""
+        kpts = np.concatenate([self.keypoints, self.keypoint_scores[:, None]], axis=1)
+        x1, y1, x2, y2 = (float(v) for v in self.bbox)
+        record = dict(
+            image_id=image_id,
+            category_id=category_id,
+            keypoints=[round(float(v), 3) for v in kpts.reshape(-1)],
+            score=round(self.score(), 5),
+            bbox=[round(v, 2) for v in (x1, y1, x2 - x1, y2 - y1)],
+            bbox_score=round(float(self.bbox_score), 5))
+        if self.track_id is not None:
+            record['track_id'] = int(self.track_id)
+        return record
+
+
+def load_image(img: ImageLike) -> np.ndarray:
+    """A BGR ``uint8`` H x W x 3 image from a file or an array.
+
+    Arrays are taken as OpenCV gives them: BGR, BGRA (the alpha channel is dropped), or grayscale (H x W or
+    H x W x 1); 16-bit arrays are scaled to 8 bits. Files are decoded in colour (EXIF orientation applied).
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: the file is not a decodable image, or the array has
+        another shape or type.
+    """
+    if isinstance(img, str):
+        if not osp.isfile(img):
+            raise FileNotFoundError(f'image not found: {img}')
+        out = mmcv.imread(img, flag='color', channel_order='bgr')
+        if out is None:
+            raise ValueError(f'cannot decode image {img} (corrupt or not an image)')
+        return out
+    img = np.asarray(img)
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    if img.dtype != np.uint8:
+        raise ValueError(f'expected a uint8 (or uint16) image array, got {img.dtype}')
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.ndim == 3 and img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if img.ndim == 3 and img.shape[2] == 3:
+        return np.ascontiguousarray(img)
+    raise ValueError(f'expected an H x W, H x W x 1, x 3 or x 4 image array, got shape {img.shape}')
+
+
+class PoseEstimator:
+    """Top-down pose estimation of every person in an image.
+
+    ``estimator(img)`` finds person boxes with the detector (label ``det_cat_id``, score above ``bbox_thr``, clipped
+    to the image, degenerate ones dropped (logged, counted in ``num_dropped_boxes``), NMS at ``nms_thr``), or takes
+    the whole image as one box when there is no detector, and runs all crops through the pose model as one batch.
+    No person -> an empty list.
+
+    Args:
+        pose_model: a top-down mmpose model from ``mmpose.apis.init_model`` (or ``from_config``).
+        detector: an mmdet detector from ``mmdet.apis.init_detector`` whose ``cfg`` went through
+            ``mmpose.utils.adapt_mmdet_pipeline``, or None.
+        det_cat_id: the detector's label of "person" (0 for COCO-trained mmdet detectors).
+        bbox_thr: detector boxes need a score above this.
+        nms_thr: IoU above which the lower-scored of two boxes is suppressed.
+        min_box_size: boxes narrower or lower than this (pixels, after clipping) are degenerate.
+    """
+
+    def __init__(self, pose_model: nn.Module, detector: Optional[nn.Module] = None, det_cat_id: int = 0,
+                 bbox_thr: float = 0.3, nms_thr: float = 0.3, min_box_size: float = 1.0):
+        self.pose_model = pose_model
+        self.detector = detector
+        self.det_cat_id = det_cat_id
+        self.bbox_thr = bbox_thr
+        self.nms_thr = nms_thr
+        self.min_box_size = min_box_size
+        self.num_dropped_boxes = 0
+
+    @classmethod
+    def from_config(cls, pose_config: str, pose_checkpoint: Optional[str] = None, det_config: Optional[str] = None,
+                    det_checkpoint: Optional[str] = None, device: str = 'cpu',
+                    det_cfg_options: Optional[dict] = None, **kwargs) -> 'PoseEstimator':
+        """Build from config files (a config name of the package's ``configs/`` works without a path).
+
+        The pose checkpoint is loaded strictly: any missing, surplus or mis-shaped key is an error. Without
+        ``pose_checkpoint`` the model keeps random weights (for tests). ``det_cfg_options`` overrides detector config
+        entries, e.g. ``{'model.test_cfg.score_thr': 0.0}``. Other keyword arguments go to ``__init__``.
+        """
+        pose_model = init_model(find_config(pose_config), None, device='cpu')
+        if pose_checkpoint is None:
+            print_log('no pose checkpoint given: the pose model has random weights', 'current', logging.WARNING)
+        else:
+            if not osp.isfile(pose_checkpoint) and '://' not in pose_checkpoint:
+                raise FileNotFoundError(f'pose checkpoint not found: {pose_checkpoint}')
+            try:
+                ckpt = load_checkpoint(pose_model, pose_checkpoint, map_location='cpu', strict=True)
+            except RuntimeError as e:
+                raise RuntimeError(f'cannot load pose checkpoint {pose_checkpoint} (convert foreign layouts with '
+                                   f'tools/convert_checkpoint.py): {e}') from e
+            meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+            if 'dataset_meta' in meta:  # as init_model does: the checkpoint's skeleton wins over the config's
+                pose_model.dataset_meta = meta['dataset_meta']
+        pose_model.to(device)
+        detector = None
+        if det_config is not None:
+            from mmdet.apis import init_detector
+            from mmpose.utils import adapt_mmdet_pipeline
+            if not osp.isfile(det_config):
+                raise FileNotFoundError(f'detector config not found: {det_config}')
+            if det_checkpoint is None:
+                print_log('no detector checkpoint given: the detector has random weights', 'current',
+                          logging.WARNING)
+            detector = init_detector(det_config, det_checkpoint, device=device, cfg_options=det_cfg_options)
+            detector.cfg = adapt_mmdet_pipeline(detector.cfg)
+        return cls(pose_model, detector, **kwargs)
+
+    @property
+    def dataset_meta(self) -> dict:
+        """The pose model's keypoint names, skeleton and colours (mmpose's ``parse_pose_metainfo`` format)."""
+        return self.pose_model.dataset_meta
+
+    def select_boxes(self, boxes: np.ndarray, img_shape: Tuple[int, int]) -> np.ndarray:
+        """Detected ``(N, 5)`` boxes -> person boxes: score above ``bbox_thr``, clipped to the image, degenerate ones
+        dropped (see ``clip_boxes``), then NMS at ``nms_thr`` on what is left of them inside the image."""
+        boxes = as_boxes(boxes)
+        boxes = self._clip(boxes[boxes[:, 4] > self.bbox_thr], img_shape)
+        return boxes[nms(boxes, self.nms_thr)] if len(boxes) else boxes
+
+    def detect(self, img: ImageLike) -> np.ndarray:
+        """The detector's person boxes (label ``det_cat_id``) as ``(N, 5)`` xyxy + score, through ``select_boxes``."""
+        if self.detector is None:
+            raise RuntimeError('this PoseEstimator has no detector')
+        from mmdet.apis import inference_detector
+        img = load_image(img)
+        pred = inference_detector(self.detector, img).pred_instances.cpu().numpy()
+        boxes = np.concatenate([pred.bboxes, pred.scores[:, None]], axis=1)
+        return self.select_boxes(boxes[pred.labels == self.det_cat_id], img.shape[:2])
+
+    def __call__(self, img: ImageLike, bboxes: Optional[np.ndarray] = None) -> List[Person]:
+        """The people in ``img`` (a file path or a BGR/BGRA/grayscale array).
+
+        Args:
+            img: the image.
+            bboxes: ``(N, 4)`` or ``(N, 5)`` xyxy(+score) person boxes to use instead of the detector's or the whole
+                image; they are only clipped and checked (no score threshold, no NMS: see ``select_boxes``).
+        """
+        img = load_image(img)
+        h, w = img.shape[:2]
+        if bboxes is not None:
+            boxes = self._clip(as_boxes(bboxes), (h, w))
+        elif self.detector is not None:
+            boxes = self.detect(img)
+        else:
+            boxes = np.array([[0, 0, w, h, 1]], np.float32)
+        # mmpose's inference_topdown treats "no boxes" as "the whole image is one box": no box must mean no person.
+        if len(boxes) == 0:
+            return []
+        samples = inference_topdown(self.pose_model, img, boxes[:, :4], bbox_format='xyxy')
+        people = []
+        for box, sample in zip(boxes, samples):
+            pred = sample.pred_instances
+            people.append(Person(
+                keypoints=np.asarray(pred.keypoints[0], np.float32),
+                keypoint_scores=np.asarray(pred.keypoint_scores[0], np.float32),
+                bbox=box[:4].copy(),
+                bbox_score=float(box[4])))
+        return people
+
+    def _clip(self, boxes: np.ndarray, img_shape: Tuple[int, int]) -> np.ndarray:
+        boxes, dropped = clip_boxes(boxes, img_shape, self.min_box_size)
+        if dropped:
+            self.num_dropped_boxes += dropped
+            print_log(f'dropped {dropped} degenerate person box(es) (not finite, or under {self.min_box_size} px '
+                      f'after clipping to the {img_shape[1]}x{img_shape[0]} image)', 'current', logging.WARNING)
+        return boxes
