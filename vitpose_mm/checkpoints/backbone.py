@@ -8,17 +8,7 @@ from mmengine.logging import MMLogger
 
 from vitpose_mm.models.backbones.pos_embed import infer_grid_shape, resize_pos_embed
 from .io import load_file, state_dict_of
-
-# mmpretrain VisionTransformer names -> ViTPose names (regex, replacement), applied in order.
-MMPRETRAIN_TO_VITPOSE: List[Tuple[str, str]] = [
-    (r'^patch_embed\.projection\.', 'patch_embed.proj.'),
-    (r'^layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
-    (r'^layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'),
-    (r'^layers\.(\d+)\.attn\.', r'blocks.\1.attn.'),
-    (r'^layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
-    (r'^layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'),
-    (r'^ln1\.', 'norm.'),
-]
+from .layouts import MMPRETRAIN_PRETRAIN, to_vitpose_mm
 
 # Keys of pre-training checkpoints that ViTPose does not use, with the reason (first match wins).
 DROPPED_PRETRAIN_KEYS: List[Tuple[str, str]] = [
@@ -60,15 +50,8 @@ def convert_backbone_state_dict(sd: Dict[str, torch.Tensor], model: nn.Module, p
     dropped: Dict[str, str] = {}
     sd = _strip_prefix(sd, prefix, dropped)
     layout = detect_backbone_layout(sd)
-    if layout == 'mmpretrain':
-        renamed = {}
-        for k, v in sd.items():
-            for pattern, repl in MMPRETRAIN_TO_VITPOSE:
-                k, n = re.subn(pattern, repl, k)
-                if n:
-                    break
-            renamed[k] = v
-        sd = renamed
+    if layout == 'mmpretrain':  # rename by the shared table (vitpose_mm.checkpoints.layouts)
+        sd = to_vitpose_mm(sd, MMPRETRAIN_PRETRAIN).state_dict
     own = model.state_dict()
     out = {}
     for k, v in sd.items():
@@ -97,13 +80,14 @@ def convert_backbone_state_dict(sd: Dict[str, torch.Tensor], model: nn.Module, p
 def load_backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = None) -> None:
     """Load pre-training or ViTPose backbone weights into a ``ViT`` strictly; log what was dropped and why.
 
-    Only ``last_norm`` may be missing (pre-training checkpoints have none that ViTPose uses); any other missing
-    or surplus key is an error that names it.
+    Only ``last_norm`` (pre-training checkpoints have none that ViTPose uses) and ``extra_tokens`` (set by a
+    distiller or learned from their random init) may be missing; any other missing or surplus key is an error that
+    names it.
     """
     logger = MMLogger.get_current_instance()
     sd, dropped = convert_backbone_state_dict(state_dict_of(load_file(path), path), model, prefix)
     missing = [k for k in model.state_dict() if k not in sd]
-    not_allowed = [k for k in missing if not k.startswith('last_norm.')]
+    not_allowed = [k for k in missing if not k.startswith('last_norm.') and k != 'extra_tokens']
     if not_allowed:
         raise KeyError(f'{path} lacks backbone weights {not_allowed[:8]}{" ..." if len(not_allowed) > 8 else ""}')
     model.load_state_dict({**{k: model.state_dict()[k] for k in missing}, **sd}, strict=True)

@@ -1,0 +1,308 @@
+"""Every public ViTPose checkpoint layout -> vitpose_mm (and vitpose_mm -> HF transformers).
+
+One path for all layouts (tables in :mod:`.layouts`):
+
+1. read the file without running code (``torch.load(weights_only=True)`` or safetensors; an HF folder is
+   ``config.json`` + ``model.safetensors``);
+2. detect the layout, or take the one given; rename by its table. Keys no rule matches are an error; dropped keys are
+   named with their reason;
+3. ViTPose+ (experts, extra heads): keep one dataset. Its expert is folded into each block's ``mlp.fc2`` (the
+   official ``tools/model_split.py`` does the same), its head becomes ``head``: a plain single-dataset ViTPose whose
+   outputs equal the ViTPose+ model's for that dataset;
+4. with a target model: resample ``pos_embed`` to its grid and check every key and shape *before* loading anything,
+   so a checkpoint that does not fit is refused with all mismatches named and the model untouched.
+"""
+import os
+import os.path as osp
+import re
+import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Union
+
+import torch
+import torch.nn as nn
+
+from vitpose_mm.models.backbones.pos_embed import infer_grid_shape, resize_pos_embed
+from .arch import Arch, arch_of_model, infer_arch
+from .hf import hf_config_for, hints_from_hf_config, layer_norm_eps_note, read_hf_config, read_hf_folder, \
+    save_hf_folder
+from .io import load_file, state_dict_of
+from .layouts import DATASETS, HF, LAYOUTS, Renamed, detect_layout, from_vitpose_mm, to_vitpose_mm
+
+_EXPERT = re.compile(r'^(backbone\.blocks\.(\d+)\.mlp)\.experts\.(\d+)\.(weight|bias)$')
+_EXTRA_HEAD = re.compile(r'^associate_heads\.(\d+)\.(.+)$')
+_DATASET_NAMES = {index: name for name, (index, _) in DATASETS.items()}
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint that does not fit the model: every missing, surplus and mis-shaped key is in the message."""
+
+
+@dataclass
+class Source:
+    """A checkpoint as read: its tensors, where from, and an HF ``config.json`` when it has one."""
+    state_dict: Dict[str, torch.Tensor]
+    path: str
+    hf_config: Optional[dict] = None
+
+
+@dataclass
+class Conversion:
+    """A checkpoint in vitpose_mm names, with everything a reader needs to trust it."""
+    state_dict: Dict[str, torch.Tensor]
+    layout: str
+    arch: Arch
+    source: str = '<memory>'
+    dataset: Optional[str] = None
+    dropped: Dict[str, str] = field(default_factory=dict)  # source key -> reason
+    notes: List[str] = field(default_factory=list)
+    grid_known: bool = False  # arch.grid read from the source (HF config.json) or the model, not guessed
+
+    @property
+    def backbone_only(self) -> bool:
+        return not any(k.startswith('head.') for k in self.state_dict)
+
+    def meta(self) -> dict:
+        """Plain data (loads under ``weights_only=True``) for the checkpoint's ``meta``."""
+        from vitpose_mm import __version__
+        return dict(vitpose_mm=dict(version=__version__, converted_from=osp.basename(self.source),
+                                    layout=self.layout, dataset=self.dataset, arch=self.arch.to_dict(),
+                                    dropped=dict(self.dropped), notes=list(self.notes)))
+
+
+# ---- reading ----------------------------------------------------------------------------------------------------
+def read_source(path: str) -> Source:
+    """Read a checkpoint file or an HF ``save_pretrained`` folder; never unpickles code."""
+    path = os.fspath(path)
+    if osp.isdir(path):
+        sd, cfg, _ = read_hf_folder(path)
+        return Source(sd, path, cfg)
+    sd = state_dict_of(load_file(path), path)
+    if len(sd) and all(k.startswith('module.') for k in sd):  # saved from a DDP-wrapped model
+        sd = {k[len('module.'):]: v for k, v in sd.items()}
+    beside = osp.join(osp.dirname(osp.abspath(path)), 'config.json')
+    cfg = read_hf_config(beside) if any(k.startswith('backbone.encoder.layer.') for k in sd) and \
+        osp.isfile(beside) else None
+    return Source(sd, path, cfg)
+
+
+# ---- converting -------------------------------------------------------------------------------------------------
+def convert_state_dict(sd: Dict[str, torch.Tensor],
+                       layout: str = 'auto',
+                       dataset: Optional[str] = None,
+                       hf_config: Optional[dict] = None,
+                       keep_experts: bool = False,
+                       source: str = '<memory>') -> Conversion:
+    """Convert a pose checkpoint's tensors to vitpose_mm names (steps 2 and 3 of the module docstring).
+
+    Args:
+        sd: the tensors (``state_dict`` of the checkpoint).
+        layout: ``auto`` or one of ``official``, ``vitpose_mm``, ``mmpose``, ``hf`` (``mae``: see
+            :func:`convert_checkpoint`).
+        dataset: ViTPose+ only: the dataset whose expert and head to keep (``coco``, ``aic``, ``mpii``, ``ap10k``,
+            ``apt36k``, ``wholebody``).
+        hf_config: the HF ``config.json`` (heads, decoder, LayerNorm eps, grid); without it the HF layout is read
+            with the released models' values.
+        keep_experts: keep all experts (for writing an HF MoE model) when no dataset is given.
+        source: where ``sd`` came from, for messages.
+    """
+    name = detect_layout(list(sd)) if layout == 'auto' else layout
+    if name not in LAYOUTS:
+        raise ValueError(f'unknown layout {name!r}; known: {sorted(LAYOUTS)}')
+    if name == 'mae':
+        raise ValueError(f'{source} holds pre-training weights (no pose head): convert them for a backbone with '
+                         'convert_checkpoint(..., backbone=vit) or use them through init_cfg')
+    renamed = to_vitpose_mm(sd, LAYOUTS[name])
+    notes = renamed.notes + _select_dataset(renamed, dataset, keep_experts)
+    hints = hints_from_hf_config(hf_config) if hf_config else {}
+    if name == 'hf' and hf_config is None:
+        notes.append('no config.json beside these HF weights: heads and decoder upsampling are those of the released '
+                     'sizes, the grid is guessed, and the LayerNorm eps is unknown (hub models use 1e-12)')
+    if hints:
+        note = layer_norm_eps_note(hints['layer_norm_eps'])
+        notes += [note] if note else []
+    arch = infer_arch(renamed.state_dict, **hints)
+    return Conversion(renamed.state_dict, name, arch, source, dataset, renamed.dropped, notes,
+                      grid_known='grid' in hints)
+
+
+def _select_dataset(renamed: Renamed, dataset: Optional[str], keep_experts: bool) -> List[str]:
+    """Fold ViTPose+ to one dataset in place (see the module docstring); returns notes."""
+    sd, origin, dropped = renamed.state_dict, renamed.origin, renamed.dropped
+    experts = sorted({int(m.group(3)) for k in sd for m in [_EXPERT.match(k)] if m})
+    heads = sorted({int(m.group(1)) for k in sd for m in [_EXTRA_HEAD.match(k)] if m})
+    if dataset is not None and dataset not in DATASETS:
+        raise ValueError(f'unknown dataset {dataset!r}; ViTPose+ datasets: {list(DATASETS)}')
+    if not experts and not heads:
+        if dataset not in (None, 'coco'):
+            raise ValueError(f'dataset {dataset!r} picks a ViTPose+ expert, but this checkpoint has no experts')
+        return []
+    what = f'ViTPose+ checkpoint ({len(experts)} experts, {1 + len(heads)} heads)'
+
+    def drop(key: str, reason: str) -> None:
+        dropped[origin.pop(key)] = reason
+        del sd[key]
+
+    def fold(index: int, label: str) -> None:
+        for k in sorted(k for k in sd if _EXPERT.match(k)):
+            mlp, _, j, param = _EXPERT.match(k).groups()
+            if int(j) != index:
+                drop(k, f'expert {j} ({_DATASET_NAMES.get(int(j), "?")}), not the one of {label}')
+                continue
+            fc2 = f'{mlp}.fc2.{param}'
+            sd[fc2] = torch.cat([sd[fc2], sd[k]], dim=0)
+            drop(k, f"folded into its block's mlp.fc2 ({label})")
+        notes.append(f"{what}: folded expert {index} ({label}) into every block's mlp.fc2 (the shared channels "
+                     "first, then the expert's), as the official tools/model_split.py does")
+
+    notes: List[str] = []
+    if dataset is None:
+        if len(experts) == 1 and not heads:  # one expert: nothing to choose
+            fold(experts[0], 'its only expert')
+            return notes
+        if not keep_experts:
+            raise ValueError(f'{what}: choose the dataset to keep, one of {list(DATASETS)} (--dataset); its '
+                             "expert is folded into each block's fc2 and its head becomes the model's head")
+        for k in [k for k in sd if _EXTRA_HEAD.match(k)]:
+            drop(k, f'head of dataset {_DATASET_NAMES.get(int(_EXTRA_HEAD.match(k).group(1)) + 1)}: HF '
+                 "VitPoseForPoseEstimation has one head (the COCO head is kept, as in HF's own conversion)")
+        return [f'{what}: kept all experts and the COCO head']
+    index = DATASETS[dataset][0]
+    if experts:
+        if index not in experts:
+            raise ValueError(f'{what}: dataset {dataset!r} is expert {index}, which is not among {experts}')
+        fold(index, f'dataset {dataset}')
+    if index == 0:
+        for k in [k for k in sd if _EXTRA_HEAD.match(k)]:
+            drop(k, f'head of dataset {_DATASET_NAMES.get(int(_EXTRA_HEAD.match(k).group(1)) + 1)}, not coco')
+        return notes
+    if not heads:
+        notes.append(f'the checkpoint has one head only (HF ViTPose+ keeps the COCO head): it is kept, and '
+                     f'outputs equal the source model run with dataset_index={index}')
+        return notes
+    if index - 1 not in heads:
+        raise ValueError(f'{what}: no head for dataset {dataset!r} (associate head {index - 1})')
+    for k in [k for k in sd if k.startswith('head.')]:
+        drop(k, f'head of dataset coco, not {dataset}')
+    for k in [k for k in sd if _EXTRA_HEAD.match(k)]:
+        i, rest = _EXTRA_HEAD.match(k).groups()
+        if int(i) == index - 1:
+            sd['head.' + rest], origin['head.' + rest] = sd.pop(k), origin.pop(k)
+        else:
+            drop(k, f'head of dataset {_DATASET_NAMES.get(int(i) + 1)}, not {dataset}')
+    notes.append(f'kept the head of {dataset} ({origin["head.final_layer.weight"].rsplit(".", 2)[0]})')
+    return notes
+
+
+def convert_checkpoint(path: Union[str, Source],
+                       layout: str = 'auto',
+                       dataset: Optional[str] = None,
+                       keep_experts: bool = False,
+                       backbone: Optional[nn.Module] = None) -> Conversion:
+    """Read (unless ``path`` is a :class:`Source` already) and convert a checkpoint file or HF folder.
+
+    Pre-training weights (layout ``mae``) become a backbone-only checkpoint for ``backbone`` (a ``ViT``, whose grid
+    the position embedding is resampled to) through :func:`vitpose_mm.checkpoints.convert_backbone_state_dict`.
+    """
+    src = path if isinstance(path, Source) else read_source(path)
+    path = src.path
+    name = detect_layout(list(src.state_dict)) if layout == 'auto' else layout
+    if name != 'mae':
+        return convert_state_dict(src.state_dict, name, dataset, src.hf_config, keep_experts, source=src.path)
+    from .backbone import convert_backbone_state_dict
+    if backbone is None:
+        raise ValueError(f'{path} holds pre-training weights (no pose head): give the backbone (a vitpose_mm config '
+                         'with --config) whose grid the position embedding is resampled to')
+    if dataset is not None:
+        raise ValueError('dataset applies to ViTPose+ checkpoints, not to pre-training weights')
+    sd, dropped = convert_backbone_state_dict(src.state_dict, backbone)
+    sd = {'backbone.' + k: v for k, v in sd.items()}
+    hints = arch_of_model(backbone)
+    hints.pop('upsample')
+    arch = infer_arch(sd, **hints)
+    notes = [f'backbone.pos_embed resampled to the {arch.grid[0]}x{arch.grid[1]} grid of the target backbone',
+             'backbone only: load it with init_cfg=dict(type="Pretrained", checkpoint=...) in the backbone config']
+    return Conversion(sd, 'mae', arch, src.path, None, dropped, notes, grid_known=True)
+
+
+# ---- checking against a model, loading, saving ------------------------------------------------------------------
+def fit_to_model(conv: Conversion, model: nn.Module) -> Conversion:
+    """Resample ``pos_embed`` to ``model``'s grid, then check every key and shape (all mismatches in one error);
+    on success ``conv.arch`` takes what the weights do not say (heads, decoder upsampling) from the model.
+
+    ``model`` is a vitpose_mm pose model (``backbone`` + ``head``); for a backbone-only conversion only the
+    backbone keys are compared, and ``last_norm`` may be missing (pre-training weights have none ViTPose uses).
+    """
+    own = model.state_dict()
+    sd, notes = dict(conv.state_dict), []
+    key = 'backbone.pos_embed'
+    if key in sd and key in own and sd[key].shape != own[key].shape and sd[key].shape[-1] == own[key].shape[-1]:
+        dst = tuple(model.backbone.patch_shape)
+        # as the ViT's own load hook does, unless the source said its grid (HF config.json)
+        src = conv.arch.grid if conv.grid_known else infer_grid_shape(sd[key].shape[1] - 1, dst)
+        sd[key] = resize_pos_embed(sd[key], src, dst, num_extra_tokens=1)
+        notes.append(f"{key} resampled from a {src[0]}x{src[1]} to the model's {dst[0]}x{dst[1]} grid (bicubic)")
+    wanted = [k for k in own if not conv.backbone_only or (k.startswith('backbone.')
+                                                            and not k.startswith('backbone.last_norm.'))]
+    missing = [k for k in wanted if k not in sd]
+    surplus = [k for k in sd if k not in own]
+    shapes = [f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}' for k in sd
+              if k in own and sd[k].shape != own[k].shape]
+    if missing or surplus or shapes:
+        try:
+            model_arch = infer_arch(own, **arch_of_model(model)).describe()
+        except (KeyError, AttributeError, IndexError):
+            model_arch = type(model).__name__
+        lines = [f'{conv.source} does not fit the model; nothing was loaded.',
+                 f'  checkpoint: {conv.arch.describe()}', f'  model:      {model_arch}']
+        for title, items in (('shape mismatches', shapes), ('missing in the checkpoint', missing),
+                             ('not in the model', surplus)):
+            if items:
+                lines.append(f'  {len(items)} {title}: ' + ', '.join(items[:6]) + (' ...' if len(items) > 6 else ''))
+        raise CheckpointMismatchError('\n'.join(lines))
+    conv.state_dict, conv.grid_known = sd, True
+    conv.notes += notes
+    hints = arch_of_model(model)  # what the weights do not say (heads, upsampling), from the model
+    hints['layer_norm_eps'] = conv.arch.layer_norm_eps  # the source's (HF), kept for writing it back
+    if conv.backbone_only:
+        hints.pop('upsample')
+    conv.arch = infer_arch(sd, **hints)
+    return conv
+
+
+def load_checkpoint(model: nn.Module, path: str, layout: str = 'auto', dataset: Optional[str] = None) -> Conversion:
+    """Convert any pose checkpoint layout and load it into ``model`` strictly: all or nothing."""
+    src = read_source(path)
+    if (detect_layout(list(src.state_dict)) if layout == 'auto' else layout) == 'mae':
+        raise ValueError(f'{path} holds pre-training weights (no pose head): load them with the backbone\'s '
+                         'init_cfg=dict(type="Pretrained", checkpoint=...)')
+    conv = fit_to_model(convert_checkpoint(src, layout, dataset), model)
+    model.load_state_dict(conv.state_dict, strict=True)
+    return conv
+
+
+def save_checkpoint(conv: Conversion, path: str) -> None:
+    """Write an mmengine checkpoint ``{'meta': ..., 'state_dict': ...}``; a failure leaves no partial file."""
+    path = osp.abspath(os.fspath(path))
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', dir=osp.dirname(path))
+    os.close(fd)
+    try:
+        torch.save({'meta': conv.meta(), 'state_dict': OrderedDict(conv.state_dict)}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_hf(conv: Conversion, folder: str) -> dict:
+    """Write ``conv`` as an HF ``save_pretrained`` folder; returns the ``config.json`` written."""
+    config = hf_config_for(conv.arch)
+    save_hf_folder(folder, from_vitpose_mm(conv.state_dict, HF), config)
+    return config
+
+
+__all__ = ['CheckpointMismatchError', 'Conversion', 'Source', 'read_source', 'convert_state_dict',
+           'convert_checkpoint', 'fit_to_model', 'load_checkpoint', 'save_checkpoint', 'save_hf', 'detect_layout']
