@@ -27,7 +27,7 @@ python tools/draw_predictions.py "$WORK/predictions.pkl" "$WORK/predictions.jpg"
 python - "$WORK/test/metrics.json" "$(( $(date +%s) - start ))" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-print('[demo] synthetic val (GT boxes, flip test): ' + ', '.join(f'{k.split("/")[-1]} {v:.3f}' for k, v in m.items()))
+print('[demo] synthetic val (GT boxes, no flip test): ' + ', '.join(f'{k.split("/")[-1]} {v:.3f}' for k, v in m.items()))
 print(f'[demo] total time {int(sys.argv[2]) // 60} min {int(sys.argv[2]) % 60} s')
 PY
 echo "[demo] picture of predicted skeletons: $WORK/predictions.jpg"
