@@ -14,7 +14,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${VENV:-$ROOT/.venv}"
+# absolute: pip writes the interpreter path it was run with into the shebang of every console script (mim)
+VENV="$(cd "$ROOT" && realpath -m "${VENV:-.venv}")"
 PY="${PYTHON:-python3.11}"
 TORCH_VERSION=2.14.1
 TORCHVISION_VERSION=0.29.1
