@@ -163,3 +163,8 @@ def test_bad_arguments_are_named():
         ViT(not_an_arg=1)
     with pytest.raises(ValueError, match='num_heads'):
         ViT(embed_dim=30, num_heads=4)
+
+
+def test_moe_with_a_single_expert_runs():
+    model = tiny(num_expert=1, part_features=8).eval()
+    assert model(torch.randn(1, 3, 64, 48))[0].shape == (1, 32, 4, 3)

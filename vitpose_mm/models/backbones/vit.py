@@ -11,6 +11,13 @@ official numbers:
 - a final ``last_norm`` and a (B, C, Hp, Wp) feature map as output;
 - ViTPose+ (``part_features > 0``): each MLP's ``fc2`` produces ``C - part_features`` shared channels and one of
   ``num_expert`` extra ``Linear(hidden, part_features)`` experts, chosen per sample by ``dataset_source``, the rest.
+
+Extra tokens (this package's addition, for knowledge-token distillation): ``num_extra_tokens > 0`` adds a parameter
+``extra_tokens`` of shape (1, n, C), learned or frozen (``extra_tokens_trainable``); ``forward(x, extra_tokens=T)``
+takes tokens from outside instead. They are appended after the patch tokens once the position embedding has been
+added (they get no position), go through every block, and are dropped before ``last_norm``: the output is still
+the (B, C, Hp, Wp) patch grid. With ``num_extra_tokens=0`` (the default) nothing changes, neither the outputs nor the
+checkpoint keys.
 """
 from typing import Optional, Sequence, Set, Tuple, Union
 
@@ -174,6 +181,8 @@ class ViT(BaseBackbone):
             and pos_embed), as the official options do.
         num_expert, part_features: ViTPose+ experts; ``part_features=0`` builds the plain MLP.
         default_dataset: expert used when ``forward`` gets no ``dataset_source``.
+        num_extra_tokens: extra tokens carried through the blocks (0: none, and no ``extra_tokens`` parameter).
+        extra_tokens_trainable: whether ``extra_tokens`` is learned (True) or frozen (False).
         fused_attn: use ``F.scaled_dot_product_attention`` (True) or the written-out attention (False).
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=PATH)`` loads MAE/timm, mmpretrain or
             ViTPose backbone weights through :func:`vitpose_mm.checkpoints.load_backbone_weights`.
@@ -202,6 +211,8 @@ class ViT(BaseBackbone):
                  num_expert: int = 1,
                  part_features: int = 0,
                  default_dataset: int = 0,
+                 num_extra_tokens: int = 0,
+                 extra_tokens_trainable: bool = True,
                  fused_attn: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -213,6 +224,8 @@ class ViT(BaseBackbone):
             raise ValueError(f'frozen_stages must be in [-1, depth={depth}], got {frozen_stages}')
         if not 0 <= default_dataset < num_expert:
             raise ValueError(f'default_dataset={default_dataset} is not an expert index (num_expert={num_expert})')
+        if isinstance(num_extra_tokens, bool) or not isinstance(num_extra_tokens, int) or num_extra_tokens < 0:
+            raise ValueError(f'num_extra_tokens must be an int >= 0, got {num_extra_tokens!r}')
         self.img_size = _pair(img_size)
         self.embed_dim = embed_dim
         self.depth = depth
@@ -222,12 +235,19 @@ class ViT(BaseBackbone):
         self.use_checkpoint = use_checkpoint
         self.default_dataset = default_dataset
         self.num_expert = num_expert
+        self.part_features = part_features
 
         self.patch_embed = PatchEmbed(patch_size, in_channels, embed_dim, ratio, padding=4 + 2 * (ratio // 2 - 1))
         self.patch_shape = self._grid_for(self.img_size)
         # One row more than patches: the official class-token row, added to every patch in forward().
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_shape[0] * self.patch_shape[1], embed_dim))
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        self.num_extra_tokens = num_extra_tokens
+        if num_extra_tokens:  # registered only when used, so that plain checkpoints keep their keys
+            self.extra_tokens = nn.Parameter(torch.zeros(1, num_extra_tokens, embed_dim),
+                                             requires_grad=extra_tokens_trainable)
+            with torch.random.fork_rng(devices=[]):  # the global stream stays that of a ViT without tokens
+                trunc_normal_(self.extra_tokens, std=.02)
+        dpr = torch.linspace(0, drop_path_rate, depth, device='cpu').tolist()  # cpu: also under torch.device('meta')
         self.blocks = nn.ModuleList(
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias, qk_scale, drop_rate, attn_drop_rate, dpr[i],
                   num_expert=num_expert, part_features=part_features, fused_attn=fused_attn) for i in range(depth))
@@ -267,15 +287,16 @@ class ViT(BaseBackbone):
 
     # ---- what the model tells the optimizer --------------------------------------------------------------
     def no_weight_decay(self) -> Set[str]:
-        return {'pos_embed', 'cls_token'}
+        return {'pos_embed', 'cls_token', 'extra_tokens'}
 
     def get_layer_depth(self, param_name: str, prefix: str = 'backbone.') -> Tuple[int, int]:
-        """Layer id for layer-wise lr decay: 0 for the embeddings, i+1 for block i, depth+1 for the rest."""
+        """Layer id for layer-wise lr decay: 0 for the embeddings (and extra tokens), i+1 for block i, depth+1 for
+        the rest."""
         max_id = self.depth + 1
         if not param_name.startswith(prefix):
             return max_id, max_id
         name = param_name[len(prefix):]
-        if name.startswith(('patch_embed', 'pos_embed', 'cls_token')):
+        if name.startswith(('patch_embed', 'pos_embed', 'cls_token', 'extra_tokens')):
             return 0, max_id
         if name.startswith('blocks.'):
             return int(name.split('.')[1]) + 1, max_id
@@ -305,9 +326,25 @@ class ViT(BaseBackbone):
             pos = resize_pos_embed(pos, self.patch_shape, grid, num_extra_tokens=1)
         return pos[:, 1:] + pos[:, :1]
 
-    def forward(self, x: torch.Tensor, dataset_source: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor]:
+    def _extra_tokens_for(self, batch: int, extra_tokens: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        """The (B, n, C) tokens to append: ``extra_tokens`` when given, else the own ones, else None."""
+        tokens = extra_tokens if extra_tokens is not None else getattr(self, 'extra_tokens', None)
+        if tokens is None:
+            return None
+        if tokens.dim() == 2:
+            tokens = tokens.unsqueeze(0)
+        if tokens.dim() != 3 or tokens.shape[-1] != self.embed_dim or tokens.shape[0] not in (1, batch):
+            raise ValueError(f'extra tokens must have shape (n, {self.embed_dim}), (1, n, {self.embed_dim}) or '
+                             f'({batch}, n, {self.embed_dim}), got {tuple(tokens.shape)}')
+        return tokens.expand(batch, -1, -1)
+
+    def forward(self,
+                x: torch.Tensor,
+                dataset_source: Optional[torch.Tensor] = None,
+                extra_tokens: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor]:
+        """(B, 3, H, W) images -> ((B, C, Hp, Wp), ); ``extra_tokens`` replaces the own extra tokens for this call."""
         B = x.shape[0]
-        if self.num_expert > 1 or dataset_source is not None:
+        if self.part_features or dataset_source is not None:  # MoE MLPs need a source, also with one expert
             if dataset_source is None:
                 dataset_source = torch.full((B, ), self.default_dataset, dtype=torch.long, device=x.device)
             dataset_source = torch.as_tensor(dataset_source, device=x.device).view(-1)
@@ -315,12 +352,15 @@ class ViT(BaseBackbone):
                 raise ValueError(f'dataset_source has {dataset_source.numel()} entries for a batch of {B}')
         x, (hp, wp) = self.patch_embed(x)
         x = x + self._pos_embed_for((hp, wp))
+        tokens = self._extra_tokens_for(B, extra_tokens)
+        if tokens is not None:
+            x = torch.cat([x, tokens.to(x.dtype)], dim=1)
         for blk in self.blocks:
             if self.use_checkpoint and self.training and x.requires_grad:
                 x = cp.checkpoint(blk, x, dataset_source, use_reentrant=False)
             else:
                 x = blk(x, dataset_source)
-        x = self.last_norm(x)
+        x = self.last_norm(x[:, :hp * wp])  # the extra tokens end here; the decoder sees only the patch grid
         return (x.transpose(1, 2).reshape(B, -1, hp, wp).contiguous(), )
 
     # ---- freezing ----------------------------------------------------------------------------------------

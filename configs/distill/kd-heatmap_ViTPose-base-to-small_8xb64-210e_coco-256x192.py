@@ -1,0 +1,43 @@
+# Distillation, stage 2: ViTPose-S (classic decoder, COCO 256x192, official recipe) trained with
+# an MSE loss to the heatmaps of the frozen teacher, besides the ground-truth heatmap loss.
+# Teacher: ViTPose-B. Model, batch size and optimizer are here; data, pipelines, schedule and runtime in
+# ../_base_/coco-256x192.py. Deploy the student with tools/extract_student.py and
+# ../coco/td-hm_ViTPose-small_8xb64-210e_coco-256x192.py.
+_base_ = ['../_base_/coco-256x192.py']
+
+model = dict(
+    type='KnowledgeTokenDistiller',
+    stage=2,
+    teacher=dict(
+        config='coco/td-hm_ViTPose-base_8xb64-210e_coco-256x192.py',  # relative to the package's configs/
+        checkpoint='pretrained/vitpose-b.pth'),
+    heatmap_distill=dict(type='KeypointMSELoss', use_target_weight=False, loss_weight=1.0),
+    backbone=dict(
+        type='ViT',
+        img_size=(256, 192),
+        patch_size=16,
+        embed_dim=384,
+        depth=12,
+        num_heads=12,
+        ratio=1,
+        use_checkpoint=False,
+        mlp_ratio=4,
+        qkv_bias=True,
+        drop_path_rate=0.1,
+        # MAE pre-training weights (224x224; pos_embed is resampled to 16x12 at load time; the token is kept)
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_small.pth')),
+    head=dict(
+        type='TopdownHeatmapSimpleHead',
+        in_channels=384,
+        out_channels=17,
+        num_deconv_layers=2,
+        num_deconv_filters=(256, 256),
+        num_deconv_kernels=(4, 4),
+        final_layer=dict(kernel_size=1)))
+
+train_dataloader = dict(batch_size=64)  # per GPU; 8 GPUs -> 512
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.1),
+    constructor='ViTPoseLayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.8),
+    clip_grad=dict(max_norm=1., norm_type=2))
