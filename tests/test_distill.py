@@ -18,7 +18,7 @@ from mmpose.structures import PoseDataSample
 
 from conftest import ROOT
 from vitpose_mm.models.distillers.knowledge_token import heatmap_gt_losses
-from vitpose_mm.models.distillers.teacher import resolve_teacher_config, teacher_model_cfg
+from vitpose_mm.models.distillers.teacher import teacher_model_cfg
 from vitpose_mm.utils import configs_dir
 
 sys.path.insert(0, osp.join(ROOT, 'tools'))

@@ -86,11 +86,12 @@ def load_backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = N
     """
     logger = MMLogger.get_current_instance()
     sd, dropped = convert_backbone_state_dict(state_dict_of(load_file(path), path), model, prefix)
-    missing = [k for k in model.state_dict() if k not in sd]
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
     not_allowed = [k for k in missing if not k.startswith('last_norm.') and k != 'extra_tokens']
     if not_allowed:
         raise KeyError(f'{path} lacks backbone weights {not_allowed[:8]}{" ..." if len(not_allowed) > 8 else ""}')
-    model.load_state_dict({**{k: model.state_dict()[k] for k in missing}, **sd}, strict=True)
+    model.load_state_dict({**{k: own[k] for k in missing}, **sd}, strict=True)
     logger.info(f'loaded {len(sd)} backbone tensors from {path}; kept initial values of {missing or "nothing"}')
     for reason in sorted(set(dropped.values())):
         keys = [k for k, r in dropped.items() if r == reason]
