@@ -6,6 +6,10 @@ the main test environment:
     .venv-hf/bin/python tests/hf_reference.py make OUT_DIR
         random-weight models, one folder per case (config.json + model.safetensors) with reference.npz:
         the input, the dataset index and HF's heatmaps
+    .venv-hf/bin/python tests/hf_reference.py fixture tests/fixtures/hf_reference.npz
+        the small committed fixture that tests/test_hf_fixture.py reads in every `make test` (no .venv-hf needed
+        there): weights and inputs come from tests/random_weights.formula_tensor (a function of the key name and
+        shape, no RNG), so only HF's key names, shapes, config and heatmaps are stored
     .venv-hf/bin/python tests/hf_reference.py run JOBS.json
         jobs written by the test: {"heatmaps": [[FOLDER, INPUT_NPZ, OUT_NPZ], ...]} runs a folder vitpose_mm wrote
         (strict: missing/unexpected/mismatched keys are an error); {"decode": [[IN_NPZ, OUT_NPZ], ...]} decodes
@@ -19,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from random_weights import randomize_  # noqa: E402
+from random_weights import formula_state_dict, formula_tensor, randomize_  # noqa: E402
 
 DIMS = dict(image_size=[256, 192], patch_size=[16, 16], hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
             mlp_ratio=4, qkv_bias=True, out_indices=[2])
@@ -32,9 +36,10 @@ CASES = {
 }
 
 
-def build(simple: bool, experts: int, part: int, eps: float):
+def build(simple: bool, experts: int, part: int, eps: float, **dims):
     from transformers import VitPoseBackboneConfig, VitPoseConfig, VitPoseForPoseEstimation
-    backbone = VitPoseBackboneConfig(**DIMS, num_experts=experts, part_features=part or 256, layer_norm_eps=eps)
+    backbone = VitPoseBackboneConfig(**{**DIMS, **dims}, num_experts=experts, part_features=part or 256,
+                                     layer_norm_eps=eps)
     return VitPoseForPoseEstimation(VitPoseConfig(backbone_config=backbone, use_simple_decoder=simple, num_labels=17))
 
 
@@ -80,5 +85,32 @@ def run(jobs_path: str) -> None:
     print(f'[hf_reference] ran {len(jobs.get("heatmaps", []))} models, decoded {len(jobs.get("decode", []))}')
 
 
+# The committed fixture: a 64x48 input (4x3 grid, 16x12 heatmaps) keeps it at a few KB; classic decoder (its two
+# BatchNorms pin the key table) and ViTPose+ with 6 experts run on two samples routed to experts 2 and 4.
+FIXTURE_CASES = {'classic': (False, 1, 0, [0, 0]), 'moe': (False, 6, 16, [2, 4])}
+
+
+def fixture(out_path: str) -> None:
+    import transformers
+    arrays = {}
+    x = formula_tensor('input', (2, 3, 64, 48), 'pos')
+    for name, (simple, experts, part, index) in FIXTURE_CASES.items():
+        model = build(simple, experts, part, 1e-6, image_size=[64, 48]).eval()
+        sd = model.state_dict()
+        shapes = {k: list(v.shape) for k, v in sd.items() if v.is_floating_point()}
+        model.load_state_dict({**sd, **formula_state_dict(shapes)}, strict=True)
+        with torch.no_grad():
+            out = model(x, dataset_index=torch.tensor(index) if experts > 1 else None).heatmaps
+        arrays[f'{name}_heatmaps'] = out.numpy()
+        arrays[f'{name}_dataset_index'] = np.array(index)
+        arrays[f'{name}_shapes'] = np.array(json.dumps(shapes))
+        arrays[f'{name}_int_buffers'] = np.array(json.dumps(sorted(k for k, v in sd.items()
+                                                                   if not v.is_floating_point())))
+        arrays[f'{name}_config'] = np.array(model.config.to_json_string())
+    arrays['made_with'] = np.array(f'transformers {transformers.__version__}, torch {torch.__version__}')
+    np.savez_compressed(out_path, **arrays)
+    print(f'[hf_reference] wrote {out_path}')
+
+
 if __name__ == '__main__':
-    {'make': make, 'run': run}[sys.argv[1]](*sys.argv[2:])
+    {'make': make, 'run': run, 'fixture': fixture}[sys.argv[1]](*sys.argv[2:])

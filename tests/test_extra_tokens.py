@@ -13,12 +13,23 @@ def tiny(**kw):
 
 
 def test_no_extra_tokens_changes_nothing():
-    plain, zero = tiny().eval(), tiny(num_extra_tokens=0).eval()
-    assert sorted(zero.state_dict()) == sorted(plain.state_dict())
-    assert not hasattr(zero, 'extra_tokens')
-    zero.load_state_dict(plain.state_dict(), strict=True)
+    """Without tokens: the official keys and forward (independent reference); with tokens, the other weights are
+    initialised exactly as without them (the token init does not consume the global random stream)."""
+    from test_reference_forward import reference_vit
+    torch.manual_seed(0)
+    plain = tiny().eval()
+    torch.manual_seed(0)
+    with_tokens = tiny(num_extra_tokens=2).eval()
+    assert not hasattr(plain, 'extra_tokens') and 'extra_tokens' not in plain.state_dict()
+    sd = with_tokens.state_dict()
+    assert sorted(sd) == sorted([*plain.state_dict(), 'extra_tokens'])
+    assert all(torch.equal(v, sd[k]) for k, v in plain.state_dict().items())
+    with torch.no_grad():
+        plain.pos_embed.normal_(0, 0.5)  # make the class row matter
     x = torch.randn(2, 3, 64, 48)
-    torch.testing.assert_close(zero(x)[0], plain(x)[0], rtol=0, atol=0)
+    with torch.no_grad():
+        got = plain(x)[0]
+    torch.testing.assert_close(got, reference_vit(plain.state_dict(), x, depth=2, heads=4), rtol=0, atol=2e-5)
 
 
 def test_tokens_are_appended_after_pos_embed_and_dropped_before_last_norm():
