@@ -8,7 +8,7 @@ HF_STAMP := .venv-hf/.setup-done
 PKG_FILES := $(shell find vitpose_mm configs tools -name '*.py' 2>/dev/null) setup.cfg pyproject.toml
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test clean-demo
+.PHONY: setup demo test mutation clean-demo
 
 # The pinned OpenMMLab stack (builds mmcv once per machine; see tools/setup_env.sh).
 $(STAMP): tools/setup_env.sh
@@ -34,6 +34,13 @@ demo: $(PKG)
 
 test: $(PKG) $(HF_STAMP)
 	$(PY) -m pytest -q tests
+
+# Mutation testing of the core modules against the fast tests (docs/mutation.md); not part of `make test`.
+# MUTANTS narrows the run, e.g. make mutation MUTANTS='vitpose_mm.models.layers.pos_embed*'
+mutation: $(PKG)
+	$(PY) -m pip install -q --disable-pip-version-check 'mutmut==3.8.1' 2>&1 | grep -v "is ignored: it is neither" || true
+	$(VENV)/bin/mutmut run $(MUTANTS)
+	$(VENV)/bin/mutmut results
 
 clean-demo:
 	rm -rf data/synthetic work_dirs/demo
