@@ -24,8 +24,8 @@ def test_configs_found():
 def test_config_builds(path):
     cfg = Config.fromfile(path)
     init_default_scope(cfg.default_scope)
-    big = 'huge' in path or 'large' in path
-    with torch.device('meta' if big else 'cpu'):  # L and H: shapes only, no 300M+ random inits
+    big = any(size in path for size in ('large', 'huge', 'giant'))
+    with torch.device('meta' if big else 'cpu'):  # L, H and G: shapes only, no 300M+ random inits
         model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'TopdownPoseEstimator'
     assert type(model.backbone).__name__ == 'ViT' and type(model.head).__name__ == 'TopdownHeatmapSimpleHead'
@@ -35,8 +35,8 @@ def test_config_builds(path):
         assert cfg.optim_wrapper.paramwise_cfg.num_layers == bb.depth
         assert cfg.train_dataloader.batch_size == 64 and cfg.train_cfg.max_epochs == 210
         assert cfg.model.test_cfg.flip_test
-    if 'coco-256x192' in path:  # published sizes (S 24M, B 86M, L 307M, H 632M; rounded, head or not)
-        published = dict(small=24e6, base=86e6, large=307e6, huge=632e6)
+    if 'coco-256x192' in path:  # published sizes (S 24M, B 86M, L 307M, H 632M, plain ViT-g 1.0B; rounded, head or not)
+        published = dict(small=24e6, base=86e6, large=307e6, huge=632e6, giant=1.0e9)
         size = next(k for k in published if f'ViTPose-{k}' in path)
         assert sum(p.numel() for p in model.parameters()) == pytest.approx(published[size], rel=0.1)
     if not big:  # keep the suite fast: forward the small ones

@@ -1,5 +1,6 @@
 from .checkpoint_globals import allow_mmengine_checkpoints
+from .dist import allow_cpu_distributed
 from .optim_wrappers import ViTPoseLayerDecayOptimWrapperConstructor
 from .runner import ViTPoseRunner
 
-__all__ = ['ViTPoseRunner', 'ViTPoseLayerDecayOptimWrapperConstructor', 'allow_mmengine_checkpoints']
+__all__ = ['ViTPoseRunner', 'ViTPoseLayerDecayOptimWrapperConstructor', 'allow_mmengine_checkpoints', 'allow_cpu_distributed']

@@ -2,8 +2,11 @@
 import os.path as osp
 from typing import Sequence, Tuple
 
+import torch
 from mmengine.runner import Runner
 from mmengine.registry import RUNNERS
+
+from .dist import cpu_ddp_wrapper_cfg
 
 
 # registered in mmengine's root registry: runners are built by `RUNNERS.build(cfg)` there, outside any scope
@@ -15,6 +18,11 @@ class ViTPoseRunner(Runner):
     with a half-loaded model. Here any such mismatch stops the run with an error naming the file and the keys.
     Initialising a backbone from pre-training weights is the job of ``init_cfg`` (see ``ViT``), not of ``load_from``.
     """
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        if self.distributed and model_wrapper_cfg is None and not torch.cuda.is_available():
+            model_wrapper_cfg = cpu_ddp_wrapper_cfg(self.cfg)  # gloo on CPU: see vitpose_mm/engine/dist.py
+        return super().wrap_model(model_wrapper_cfg, model)
 
     def load_checkpoint(self,
                         filename: str,

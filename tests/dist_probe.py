@@ -1,0 +1,32 @@
+"""A hook for tests/test_distributed.py: records what each rank trained on and what it ended with.
+
+Imported by the training processes through ``custom_imports`` (tests/ is on their PYTHONPATH).
+"""
+import json
+import os
+
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class ProbeHook(Hook):
+    """Writes ``probe_rank{r}.json`` (per iteration: image ids and loss) and ``probe_rank{r}.pth`` (final weights)."""
+
+    def __init__(self, out_dir: str):
+        self.out_dir = out_dir
+        self.records = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        ids = [int(s.metainfo['id']) for s in data_batch['data_samples']]
+        self.records.append(dict(iter=runner.iter, ids=ids, loss=float(outputs['loss'])))
+
+    def after_train(self, runner):
+        rank = get_rank()
+        os.makedirs(self.out_dir, exist_ok=True)
+        with open(os.path.join(self.out_dir, f'probe_rank{rank}.json'), 'w') as f:
+            json.dump(self.records, f)
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        torch.save(model.state_dict(), os.path.join(self.out_dir, f'probe_rank{rank}.pth'))
