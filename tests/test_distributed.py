@@ -6,56 +6,20 @@ follow the single-process loss curve. The curves are not bitwise equal: each ran
 normalises its own 2 samples (no SyncBN), and gradients are averaged in another order.
 """
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import ROOT
+from tiny_train import run_train, tiny_config
 from vitpose_mm.datasets.synthetic import generate_synthetic_coco
 
-DEMO_CFG = osp.join(ROOT, 'configs', 'demo', 'td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96.py')
 pytestmark = pytest.mark.slow
 
 
-def _config(data, work) -> str:
-    """The demo config made tiny and deterministic (no random box transform, no drop path), with the probe hook."""
-    path = osp.join(work, 'cfg.py')
-    os.makedirs(work, exist_ok=True)
-    with open(path, 'w') as f:
-        f.write(f"""_base_ = [{DEMO_CFG!r}]
-custom_imports = dict(imports=['vitpose_mm', 'dist_probe'], allow_failed_imports=False)
-custom_hooks = [dict(type='ProbeHook', out_dir={str(work)!r})]
-model = dict(backbone=dict(embed_dim=64, depth=2, num_heads=4, drop_path_rate=0.0),
-             head=dict(in_channels=64, num_deconv_filters=(32, 32)))
-optim_wrapper = dict(paramwise_cfg=dict(num_layers=2))
-train_cfg = dict(max_epochs=2)
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=100))
-train_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(
-    data_root={data['root'] + '/'!r},
-    pipeline=[dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
-              dict(type='TopdownAffine', input_size=(96, 128), use_udp=True),
-              dict(type='GenerateTarget', encoder={{{{_base_.codec}}}}), dict(type='PackPoseInputs')]))
-""")
-    return path
-
-
 def _train(data, work, nproc: int, batch: int):
-    cfg = _config(data, work)
-    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([osp.join(ROOT, 'tests'), os.environ.get('PYTHONPATH', '')]),
-           'OMP_NUM_THREADS': '1'}
-    train = [osp.join(ROOT, 'tools', 'train.py'), cfg, '--work-dir', str(work), '--no-validate',
-             '--cfg-options', f'train_dataloader.batch_size={batch}']
-    if nproc > 1:
-        cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(nproc), '--master_port',
-               '29533', *train, '--launcher', 'pytorch']
-    else:
-        cmd = [sys.executable, *train]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    cfg = tiny_config(data['root'], str(work), f'[dict(type="ProbeHook", out_dir={str(work)!r})]')
+    run_train(cfg, work, ['--cfg-options', f'train_dataloader.batch_size={batch}'], nproc=nproc)
     return [json.load(open(osp.join(work, f'probe_rank{r}.json'))) for r in range(nproc)], \
         [torch.load(osp.join(work, f'probe_rank{r}.pth'), weights_only=True) for r in range(nproc)]
 

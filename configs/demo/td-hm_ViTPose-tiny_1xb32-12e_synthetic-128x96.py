@@ -105,6 +105,7 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False))
+custom_hooks = [dict(type='EpochSeedHook')]  # each epoch seeded from (seed, epoch): exact --resume
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))
 randomness = dict(seed=0)

@@ -1,4 +1,5 @@
 """mmengine's Runner with strict, clearly reported checkpoint loading."""
+import os
 import os.path as osp
 from typing import Sequence, Tuple
 
@@ -23,6 +24,18 @@ class ViTPoseRunner(Runner):
         if self.distributed and model_wrapper_cfg is None and not torch.cuda.is_available():
             model_wrapper_cfg = cpu_ddp_wrapper_cfg(self.cfg)  # gloo on CPU: see vitpose_mm/engine/dist.py
         return super().wrap_model(model_wrapper_cfg, model)
+
+    def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs):
+        """mmengine's save, made atomic for local folders: written to ``FILENAME.part``, then renamed.
+
+        A process killed while writing leaves at most a ``.part`` file, which neither ``--resume`` (it reads the
+        ``last_checkpoint`` file, written after the save) nor a user mistakes for a checkpoint.
+        """
+        if '://' in str(out_dir):  # remote storage: mmengine's own write
+            return super().save_checkpoint(out_dir, filename, *args, **kwargs)
+        part = f'{filename}.part'
+        super().save_checkpoint(out_dir, part, *args, **kwargs)
+        os.replace(osp.join(out_dir, part), osp.join(out_dir, filename))
 
     def load_checkpoint(self,
                         filename: str,

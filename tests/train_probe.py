@@ -1,9 +1,10 @@
-"""A hook for tests/test_distributed.py: records what each rank trained on and what it ended with.
+"""Hooks for the training-process tests (tests/test_distributed.py, tests/test_resume.py).
 
 Imported by the training processes through ``custom_imports`` (tests/ is on their PYTHONPATH).
 """
 import json
 import os
+import signal
 
 import torch
 from mmengine.dist import get_rank
@@ -30,3 +31,15 @@ class ProbeHook(Hook):
             json.dump(self.records, f)
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         torch.save(model.state_dict(), os.path.join(self.out_dir, f'probe_rank{rank}.pth'))
+
+
+@HOOKS.register_module()
+class KillAtIterHook(Hook):
+    """SIGKILL the training process before iteration ``at_iter`` runs (no clean-up, as an out-of-memory kill)."""
+
+    def __init__(self, at_iter: int):
+        self.at_iter = at_iter
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter == self.at_iter:
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,51 @@
+"""Shared by the tests that run real training processes: the demo config made tiny, and how to run tools/train.py."""
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import Sequence
+
+from conftest import ROOT
+
+DEMO_CFG = osp.join(ROOT, 'configs', 'demo', 'td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96.py')
+
+
+def tiny_config(data_root: str, work: str, hooks: str, epochs: int = 2, augment: bool = False,
+                drop_path: float = 0.0) -> str:
+    """Write a config deriving from the demo one: 2 blocks of 64 channels, ``hooks`` (a Python list literal of
+    custom hooks), optionally without the random box transform; returns its path."""
+    os.makedirs(work, exist_ok=True)
+    path = osp.join(work, 'cfg.py')
+    pipeline = '' if augment else """
+    pipeline=[dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
+              dict(type='TopdownAffine', input_size=(96, 128), use_udp=True),
+              dict(type='GenerateTarget', encoder={{_base_.codec}}), dict(type='PackPoseInputs')],"""
+    with open(path, 'w') as f:
+        f.write(f"""_base_ = [{DEMO_CFG!r}]
+custom_imports = dict(imports=['vitpose_mm', 'train_probe'], allow_failed_imports=False)
+custom_hooks = {hooks}
+model = dict(backbone=dict(embed_dim=64, depth=2, num_heads=4, drop_path_rate={drop_path}),
+             head=dict(in_channels=64, num_deconv_filters=(32, 32)))
+optim_wrapper = dict(paramwise_cfg=dict(num_layers=2))
+train_cfg = dict(max_epochs={epochs})
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=-1))
+train_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict({pipeline}
+    data_root={data_root + '/'!r}))
+""")
+    return path
+
+
+def run_train(cfg: str, work: str, args: Sequence[str] = (), nproc: int = 1, check: bool = True):
+    """tools/train.py (through torchrun with ``--launcher pytorch`` when ``nproc > 1``) with tests/ importable."""
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([osp.join(ROOT, 'tests'), os.environ.get('PYTHONPATH', '')]),
+           'OMP_NUM_THREADS': '1'}
+    train = [osp.join(ROOT, 'tools', 'train.py'), cfg, '--work-dir', str(work), '--no-validate', *args]
+    if nproc > 1:
+        cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(nproc), '--master_port',
+               '29533', *train, '--launcher', 'pytorch']
+    else:
+        cmd = [sys.executable, *train]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
