@@ -60,15 +60,13 @@ class _Converter:
                       "dataset_info by the mmpose 1.x dataset's built-in metainfo")
         model = dict(self.take('model'))
         data = dict(self.take('data'))
-        train_pipeline, val_pipeline = self.take('train_pipeline'), self.take('val_pipeline')
-        self.take('test_pipeline')
         train_set = self._first_dataset(data.get('train'))
-        codec = self._codec(model.get('test_cfg', {}), train_set.get('data_cfg', {}), train_pipeline)
+        codec = self._codec(model.get('test_cfg', {}), train_set.get('data_cfg', {}), train_set.get('pipeline'))
         cfg: Dict[str, Any] = dict(custom_imports=dict(imports=['vitpose_mm'], allow_failed_imports=False),
                                    default_scope='mmpose', runner_type='ViTPoseRunner')
         cfg.update(self._schedule())
-        cfg['model'] = self._model(model, codec, val_pipeline)
-        cfg.update(self._data(data, codec, train_pipeline, val_pipeline))
+        cfg['model'] = self._model(model, codec, dict(data.get('val') or {}).get('pipeline'))
+        cfg.update(self._data(data, codec))
         cfg.update(self._runtime())
         for key in sorted(set(self.ns) - self.used):
             if key in HELPERS or key.endswith(HELPER_SUFFIXES):
@@ -239,7 +237,7 @@ class _Converter:
             return train[0]
         return train or {}
 
-    def _data(self, data: dict, codec: dict, train_pipeline: list, val_pipeline: list) -> Dict[str, Any]:
+    def _data(self, data: dict, codec: dict) -> Dict[str, Any]:
         batch = data.pop('samples_per_gpu')
         workers = data.pop('workers_per_gpu', 2)
         val_batch = dict(data.pop('val_dataloader', None) or {}).get('samples_per_gpu', batch)
@@ -250,9 +248,9 @@ class _Converter:
                 self.drop(f'data.train[{i}] ({other["type"]}, {other.get("ann_file")})',
                           'multi-dataset training (ViTPose+) is not converted: the config trains on data.train[0]')
             train = train[0]
-        train_set = self._dataset(train, self._pipeline(train_pipeline, codec, 'train_pipeline'), 'data.train')
-        val_set = self._dataset(data.pop('val'), self._pipeline(val_pipeline, codec, 'val_pipeline'), 'data.val')
-        test_set = self._dataset(data.pop('test'), self._pipeline(val_pipeline, codec, 'test_pipeline'), 'data.test')
+        train_set = self._dataset(train, codec, 'data.train')
+        val_set = self._dataset(data.pop('val'), codec, 'data.val')
+        test_set = self._dataset(data.pop('test'), codec, 'data.test')
         for key in data:
             self.drop(f'data.{key}', 'no mmpose 1.x equivalent in this converter')
         loader = dict(num_workers=workers, persistent_workers=True)
@@ -269,13 +267,14 @@ class _Converter:
         out['val_evaluator'] = out['test_evaluator'] = self._evaluator(val_set)
         return out
 
-    def _dataset(self, ds: dict, pipeline: list, where: str) -> dict:
+    def _dataset(self, ds: dict, codec: dict, where: str) -> dict:
         ds = dict(ds)
         dtype = ds.pop('type')
         if dtype not in DATASET_TYPES:
             raise ValueError(f'{where}.type={dtype!r}; accepted: {list(DATASET_TYPES)}')
         out = dict(type=DATASET_TYPES[dtype], data_mode='topdown', ann_file=ds.pop('ann_file'),
-                   data_prefix=dict(img=ds.pop('img_prefix', '')), pipeline=pipeline)
+                   data_prefix=dict(img=ds.pop('img_prefix', '')),
+                   pipeline=self._pipeline(ds.pop('pipeline', None), codec, f'{where}.pipeline'))
         if 'test_mode' in ds or where != 'data.train':
             out['test_mode'] = ds.pop('test_mode', True)
         data_cfg = dict(ds.pop('data_cfg', None) or {})

@@ -18,6 +18,7 @@ config" warning), any other ``extra`` key is dropped, and ``align_corners`` / ``
 (``input_transform=None`` is rejected there). Hence this head also takes ``final_layer``, and configs of this
 project should give ``final_layer`` rather than ``extra``.
 """
+import inspect
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import torch.nn.functional as F
@@ -116,8 +117,9 @@ class TopdownHeatmapSimpleHead(HeatmapHead):
                  loss_keypoint: OptConfigType = None,
                  **unknown: Any) -> None:
         if unknown:
-            raise ValueError(f'TopdownHeatmapSimpleHead got unknown argument(s) {sorted(unknown)}; accepted: '
-                             f'{list(HEAD_ARGUMENTS)}')
+            accepted = [n for n, p in inspect.signature(type(self).__init__).parameters.items()
+                        if n != 'self' and p.kind == p.POSITIONAL_OR_KEYWORD]
+            raise ValueError(f'{type(self).__name__} got unknown argument(s) {sorted(unknown)}; accepted: {accepted}')
         if not isinstance(in_channels, int):
             raise ValueError(f'in_channels must be an int, got {in_channels!r}')
         if input_transform is not None:
@@ -194,11 +196,6 @@ class TopdownHeatmapSimpleHead(HeatmapHead):
         return self.final_layer(x)
 
 
-# Every argument the head accepts, for the error on unknown ones (the 1.x names first, as HeatmapHead orders them).
-HEAD_ARGUMENTS = ('in_channels', 'out_channels', 'deconv_out_channels', 'deconv_kernel_sizes', 'conv_out_channels',
-                  'conv_kernel_sizes', 'final_layer', 'has_final_layer', 'loss', 'decoder', 'init_cfg',
-                  'num_deconv_layers', 'num_deconv_filters', 'num_deconv_kernels', 'extra', 'upsample', 'in_index',
-                  'input_transform', 'align_corners', 'loss_keypoint')
 DECONV_1X_DEFAULTS = dict(deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4))  # HeatmapHead's
 DECONV_0X_DEFAULTS = dict(num_deconv_layers=3, num_deconv_filters=(256, 256, 256),
                           num_deconv_kernels=(4, 4, 4))  # the official head's
