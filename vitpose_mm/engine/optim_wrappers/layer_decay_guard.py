@@ -18,6 +18,7 @@ from typing import Any, Dict, Optional
 import torch
 from mmengine.logging import MMLogger
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 _WATCHED: 'weakref.WeakSet[nn.Module]' = weakref.WeakSet()
 _CHECKED: 'weakref.WeakSet[torch.optim.Optimizer]' = weakref.WeakSet()
@@ -33,7 +34,7 @@ def watch_layer_decay(vit: nn.Module) -> None:
     global _HOOK
     _WATCHED.add(vit)
     if _HOOK is None:
-        _HOOK = torch.optim.optimizer.register_optimizer_step_pre_hook(_check_on_first_step)
+        _HOOK = register_optimizer_step_pre_hook(_check_on_first_step)
 
 
 def _check_on_first_step(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
