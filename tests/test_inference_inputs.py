@@ -119,6 +119,8 @@ def test_xywh_boxes(estimator, bgr):
         np.testing.assert_array_equal(a.bbox, b.bbox)
     with pytest.raises(ValueError, match=r"bbox_format must be one of \['xyxy', 'xywh'\], got 'cxcywh'"):
         estimator(bgr, xyxy, bbox_format='cxcywh')
+    with pytest.raises(ValueError, match='all rows of one length'):
+        estimator(bgr, [[10, 20, 70, 100, 0.9], [1, 2, 3, 4]])
 
 
 def test_dropped_inverted_boxes_hint_at_xywh(estimator, bgr, monkeypatch):

@@ -35,7 +35,11 @@ def as_boxes(boxes, bbox_format: str = 'xyxy', default_score: float = 1.0) -> np
     """
     if bbox_format not in BBOX_FORMATS:
         raise ValueError(f'bbox_format must be one of {list(BBOX_FORMATS)}, got {bbox_format!r}')
-    boxes = np.array(boxes, dtype=np.float32)
+    try:
+        boxes = np.array(boxes, dtype=np.float32)
+    except ValueError as e:  # rows of different lengths, or not numbers
+        raise ValueError(f'boxes must be (N, 4) {bbox_format} or (N, 5) {bbox_format} + score numbers, all rows of '
+                         f'one length: {e}') from e
     if boxes.size == 0:
         return np.zeros((0, 5), np.float32)
     boxes = boxes.reshape(-1, boxes.shape[-1])
