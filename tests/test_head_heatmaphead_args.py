@@ -4,8 +4,12 @@ The cases of mmpose 1.3.2's own HeatmapHead unit tests (tests/test_models/test_h
 test_heatmap_head.py), rewritten for this head; each built module is also compared with HeatmapHead built from the
 same arguments (same layers, same output for the same weights). Then mixing 0.x and 1.x names, and unknown arguments.
 """
+import os.path as osp
+
+import mmpose
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.structures import InstanceData, PixelData
 from torch import nn
 
@@ -184,3 +188,16 @@ def test_official_final_conv_kernel_0_survives_mmpose_rewrite():
     assert repr(head) == repr(TopdownHeatmapSimpleHead(in_channels=32, out_channels=17, num_deconv_layers=1,
                                                         num_deconv_filters=(17, ), num_deconv_kernels=(4, ),
                                                         extra=dict(final_conv_kernel=0)))
+
+
+def test_head_of_mmpose_vitpose_config_with_only_the_type_changed():
+    """The issue's case: mmpose 1.3.2's own ViTPose-B config, head type changed, nothing else."""
+    path = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', 'body_2d_keypoint', 'topdown_heatmap', 'coco',
+                    'td-hm_ViTPose-base_8xb64-210e_coco-256x192.py')
+    if not osp.isfile(path):
+        pytest.skip(f'mmpose configs not installed: {path}')
+    head_cfg = Config.fromfile(path).model.head.to_dict()
+    assert head_cfg.pop('type') == 'HeatmapHead' and 'deconv_out_channels' in head_cfg
+    head_cfg['in_channels'] = 32  # a narrow input keeps the comparison fast; every other argument as shipped
+    head = _same_as_heatmap_head(**head_cfg)
+    assert type(head.decoder).__name__ == 'UDPHeatmap'
