@@ -4,7 +4,8 @@
 
 The official head (mmpose 0.x) differs from mmpose 1.x ``HeatmapHead`` in two ways:
 
-- its constructor speaks the 0.x language (``num_deconv_layers``, ``num_deconv_filters``, ``extra`` ...);
+- its constructor speaks the 0.x language (``num_deconv_layers``, ``num_deconv_filters``, ``extra`` ...); this
+  class takes those and every ``HeatmapHead`` argument with ``HeatmapHead``'s meaning (one language per part);
 - it has an optional "simple" decoder: ReLU on the backbone feature, bilinear upsampling by ``upsample``,
   then the final conv (ViTPose-*-simple uses ``upsample=4`` and a 3x3 final conv).
 
