@@ -83,7 +83,8 @@ def test_image_with_an_mmdet_detector(ckpts, tmp_path):
     assert {r['image_id'] for r in records} == {42}  # the COCO file name's number
     boxes = np.array([r['bbox'][:2] + [r['bbox'][0] + r['bbox'][2], r['bbox'][1] + r['bbox'][3], r['bbox_score']]
                       for r in records])
-    assert (boxes[:, :4] >= 0).all() and (boxes[:, 2] <= 160.01).all() and (boxes[:, 3] <= 120.01).all()
+    # the detector's boxes as it gave them, not clipped (apis/boxes.py); RTMDet clips only to its padded input
+    assert np.isfinite(boxes).all() and (boxes[:, 3] > 120.01).any()
     assert len(nms(boxes, 0.3)) == len(boxes)
     assert cv2.imread(str(tmp_path / 'out' / 'vis' / '000000000042.jpg')).shape == (120, 160, 3)
 

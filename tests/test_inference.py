@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from inference_models import build_detector, build_pose_model, make_confident
-from vitpose_mm.apis import BoxFile, IoUTracker, KeypointSmoother, Person, PoseEstimator, clip_boxes, load_image
+from vitpose_mm.apis import (BoxFile, IoUTracker, KeypointSmoother, Person, PoseEstimator, drop_degenerate_boxes,
+                             load_image)
 from vitpose_mm.apis.boxes import as_boxes
 
 
@@ -52,9 +53,9 @@ def test_without_detector_the_whole_image_is_one_person(pose_model, img):
     assert people[0].bbox_score == 1.0
 
 
-def test_boxes_are_clipped_and_degenerate_ones_dropped(pose_model, img):
+def test_boxes_are_kept_as_given_and_degenerate_ones_dropped(pose_model, img):
     estimator = PoseEstimator(pose_model)
-    boxes = [[-20, -10, 50, 200],  # partly outside: clipped
+    boxes = [[-20, -10, 50, 200],  # partly outside: kept as it is (the box convention of apis/boxes.py)
              [30, 30, 30, 90],  # zero width
              [90, 80, 40, 20],  # inverted
              [170, 0, 200, 50],  # right of the image
@@ -63,9 +64,9 @@ def test_boxes_are_clipped_and_degenerate_ones_dropped(pose_model, img):
     people = estimator(img, boxes)
     assert len(people) == 1 and estimator.num_dropped_boxes == 5
     assert people[0].bbox_score == 1.0  # boxes without a score
-    np.testing.assert_array_equal(people[0].bbox, [0, 0, 50, 120])
-    kept, dropped = clip_boxes(as_boxes(boxes), (120, 160), min_size=0.25)  # a looser minimum keeps the sliver
-    assert len(kept) == 2 and dropped == 4
+    np.testing.assert_array_equal(people[0].bbox, [-20, -10, 50, 200])
+    kept, dropped, inverted = drop_degenerate_boxes(as_boxes(boxes), (120, 160), min_size=0.25)
+    assert len(kept) == 2 and dropped == 4 and inverted == 1  # a looser minimum keeps the sliver
 
 
 def test_no_people_is_an_empty_result(pose_model, detector, img):
@@ -75,7 +76,7 @@ def test_no_people_is_an_empty_result(pose_model, detector, img):
     assert PoseEstimator(pose_model, detector, det_cat_id=1)(img) == []  # a person-only detector: no label 1
 
 
-def test_real_mmdet_detector_boxes_are_selected_clipped_and_estimated(pose_model, detector, img):
+def test_real_mmdet_detector_boxes_are_selected_and_estimated(pose_model, detector, img):
     from mmdet.apis import inference_detector
     from mmpose.evaluation.functional import nms
 
@@ -86,8 +87,11 @@ def test_real_mmdet_detector_boxes_are_selected_clipped_and_estimated(pose_model
     boxes = estimator.detect(img)
     assert 1 < len(boxes) < len(raw)  # NMS at 0.3 thins mmdet's own NMS (0.6)
     assert (boxes[:, 4] > 0.3).all()
-    assert (boxes[:, :2] >= 0).all() and (boxes[:, 2] <= 160).all() and (boxes[:, 3] <= 120).all()
-    assert len(nms(boxes, 0.3)) == len(boxes)  # NMS ran on the clipped boxes
+    raw_boxes = np.concatenate([raw.bboxes, raw.scores[:, None]], axis=1)
+    for box in boxes:  # each one a detector box as it came (not clipped), as mmpose's own demo uses them
+        assert np.any(np.all(raw_boxes == box, axis=1))
+    assert (boxes[:, 3] > 120).any()
+    assert len(nms(boxes, 0.3)) == len(boxes)
     people = estimator(img)
     assert len(people) == len(boxes)
     for p, box in zip(people, boxes):

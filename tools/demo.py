@@ -1,13 +1,15 @@
 """Top-down pose estimation on an image, a folder of images or a video, with person boxes from mmdet.
 
     python tools/demo.py INPUT --pose-config CONFIG --pose-checkpoint CKPT [--det-config DET --det-checkpoint DCKPT |
-        --bbox-file BOXES.json] [--out-dir DIR] [--device cpu] [--bbox-thr 0.3] [--nms-thr 0.3] [--kpt-thr 0.3]
+        --bbox-file BOXES.json | --bbox X1 Y1 X2 Y2 [--bbox ...] [--bbox-format xyxy|xywh]] [--out-dir DIR] [--device cpu] [--bbox-thr 0.3] [--nms-thr 0.3] [--kpt-thr 0.3]
         [--det-cat-id 0] [--smooth]
     mim run vitpose_mm demo INPUT ...
 
 INPUT is an image, a folder of images or a video (by extension). Person boxes come from any mmdet detector
 (``--det-config/--det-checkpoint``), from a COCO-format box file keyed by image file name or id (``--bbox-file``, images
-only), or, with neither, the whole image is one person box. ``--pose-config`` may be a config name of the package.
+only), from the command line (``--bbox``, the same boxes for every image or frame, ``--bbox-format`` xyxy or xywh), or,
+with none of these, the whole image is one person box. Boxes are used as given, never clipped (the box convention of
+``vitpose_mm/apis/boxes.py``, shared with ``tools/test.py``). ``--pose-config`` may be a config name of the package.
 
 Writes to OUT_DIR:
 - images: ``vis/<file name>`` with the skeletons drawn, and ``predictions.json`` in the COCO keypoint-results format
@@ -29,8 +31,8 @@ import time
 import cv2
 from mmengine.logging import print_log
 
-from vitpose_mm.apis import BoxFile, IoUTracker, KeypointSmoother, PoseEstimator, build_visualizer, draw_people
-from vitpose_mm.apis import load_image
+from vitpose_mm.apis import (BBOX_FORMATS, BoxFile, IoUTracker, KeypointSmoother, PoseEstimator, as_boxes,
+                             build_visualizer, draw_people, load_image)
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pbm')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv', '.flv', '.ts')
@@ -47,6 +49,12 @@ def parse_args(argv=None):
     parser.add_argument('--det-checkpoint', help='mmdet detector checkpoint')
     parser.add_argument('--bbox-file', help='COCO-format person boxes (detection results or an annotation file), '
                         'keyed by image file name or id; images only')
+    parser.add_argument('--bbox', nargs='+', type=float, action='append', metavar='V',
+                        help='a person box, 4 numbers (+ an optional score) in --bbox-format; repeat for more boxes; '
+                        'used for every image or frame')
+    parser.add_argument('--bbox-format', choices=BBOX_FORMATS, default=None,
+                        help='format of --bbox: xyxy (x1 y1 x2 y2, the default) or xywh (x y width height); '
+                        '--bbox-file is COCO, always x y width height')
     parser.add_argument('--out-dir', default='work_dirs/inference', help='output folder (default: work_dirs/inference)')
     parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0 (default: cpu)')
     parser.add_argument('--bbox-thr', type=float, default=0.3, help='person box score threshold (default: 0.3)')
@@ -63,8 +71,16 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if (args.det_config is None) != (args.det_checkpoint is None):
         parser.error('--det-config and --det-checkpoint go together')
-    if args.det_config and args.bbox_file:
-        parser.error('give either a detector or --bbox-file, not both')
+    if sum(map(bool, (args.det_config, args.bbox_file, args.bbox))) > 1:
+        parser.error('give at most one of a detector, --bbox-file and --bbox')
+    if args.bbox_format and not args.bbox:
+        parser.error('--bbox-format is the format of --bbox boxes (a --bbox-file is COCO: always x y width height)')
+    for box in args.bbox or ():
+        if len(box) not in (4, 5):
+            parser.error(f'--bbox takes 4 numbers (+ an optional score), got {len(box)}: {box}')
+    args.bbox_format = args.bbox_format or 'xyxy'
+    if args.bbox:
+        args.bbox = [box + [1.0] if len(box) == 4 else box for box in args.bbox]  # score 1 when none is given
     return args
 
 
@@ -107,7 +123,7 @@ def run_images(paths, estimator: PoseEstimator, args, box_file=None) -> dict:
             skipped.append(path)
             bar.update()
             continue
-        boxes = None
+        boxes = as_boxes(args.bbox, args.bbox_format) if args.bbox else None
         if box_file is not None:
             missing_boxes += path not in box_file
             boxes = estimator.select_boxes(box_file[path], img.shape[:2])
@@ -162,7 +178,7 @@ def run_video(path: str, estimator: PoseEstimator, args) -> dict:
                 continue
             bad_in_a_row, decoded = 0, decoded + 1
             frame = load_image(frame)
-            people = estimator(frame)
+            people = estimator(frame, as_boxes(args.bbox, args.bbox_format) if args.bbox else None)
             for person, track_id in zip(people, tracker.update([p.bbox for p in people])):
                 person.track_id = track_id
             if smoother is not None:

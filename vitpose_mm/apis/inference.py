@@ -2,15 +2,14 @@
 
 Built on mmpose's ``init_model``/``inference_topdown`` (all boxes of an image go through the pose model as one batch)
 and mmdet's ``init_detector``/``inference_detector``; this module adds what they leave to the caller: image
-conversion, box selection (category, score, NMS), clipping and dropping of degenerate boxes, and plain results.
+conversion (``images.py``), box formats, box selection (category, score, NMS), dropping degenerate boxes (the box
+convention of ``boxes.py``: boxes are never clipped), and plain results.
 """
 import logging
 import os.path as osp
 from dataclasses import dataclass
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Tuple
 
-import cv2
-import mmcv
 import numpy as np
 import torch.nn as nn
 from mmengine.logging import print_log
@@ -19,9 +18,8 @@ from mmpose.apis import inference_topdown, init_model
 from mmpose.evaluation.functional import nms
 
 from ..utils import find_config
-from .boxes import COCO_PERSON_ID, as_boxes, clip_boxes
-
-ImageLike = Union[str, np.ndarray]
+from .boxes import COCO_PERSON_ID, as_boxes, drop_degenerate_boxes
+from .images import ImageLike, load_image
 
 
 @dataclass
@@ -31,7 +29,7 @@ class Person:
     Attributes:
         keypoints: ``(K, 2)`` x, y in image pixels.
         keypoint_scores: ``(K,)`` confidences.
-        bbox: ``(4,)`` x1, y1, x2, y2 of the person box, clipped to the image.
+        bbox: ``(4,)`` x1, y1, x2, y2 of the person box, as the pose model used it (not clipped to the image).
         bbox_score: the box's detector score (1 for the whole image or boxes given without score).
         track_id: the id that follows the person across video frames, when tracking.
     """
@@ -63,46 +61,14 @@ class Person:
         return record
 
 
-def load_image(img: ImageLike) -> np.ndarray:
-    """A BGR ``uint8`` H x W x 3 image from a file or an array.
-
-    Arrays are taken as OpenCV gives them: BGR, BGRA (the alpha channel is dropped), or grayscale (H x W or
-    H x W x 1); 16-bit arrays are scaled to 8 bits. Files are decoded in colour (EXIF orientation applied).
-
-    Raises:
-        FileNotFoundError: no such file. ValueError: the file is not a decodable image, or the array has
-        another shape or type.
-    """
-    if isinstance(img, str):
-        if not osp.isfile(img):
-            raise FileNotFoundError(f'image not found: {img}')
-        out = mmcv.imread(img, flag='color', channel_order='bgr')
-        if out is None:
-            raise ValueError(f'cannot decode image {img} (corrupt or not an image)')
-        return out
-    img = np.asarray(img)
-    if img.dtype == np.uint16:
-        img = (img >> 8).astype(np.uint8)
-    if img.dtype != np.uint8:
-        raise ValueError(f'expected a uint8 (or uint16) image array, got {img.dtype}')
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    if img.ndim == 3 and img.shape[2] == 4:
-        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
-    if img.ndim == 3 and img.shape[2] == 3:
-        return np.ascontiguousarray(img)
-    raise ValueError(f'expected an H x W, H x W x 1, x 3 or x 4 image array, got shape {img.shape}')
-
-
 class PoseEstimator:
     """Top-down pose estimation of every person in an image.
 
-    ``estimator(img)`` finds person boxes with the detector (label ``det_cat_id``, score above ``bbox_thr``, clipped
-    to the image, degenerate ones dropped (logged, counted in ``num_dropped_boxes``), NMS at ``nms_thr``), or takes
-    the whole image as one box when there is no detector, and runs all crops through the pose model as one batch.
-    No person -> an empty list.
+    ``estimator(img)`` finds person boxes with the detector (label ``det_cat_id``, score above ``bbox_thr``, NMS at
+    ``nms_thr``, degenerate ones dropped: logged, counted in ``num_dropped_boxes``), or takes the whole image as one
+    box when there is no detector, and runs all crops through the pose model as one batch. Boxes are used as given,
+    never clipped (the convention of ``vitpose_mm/apis/boxes.py``, which ``tools/test.py`` evaluates with). No
+    person -> an empty list.
 
     Args:
         pose_model: a top-down mmpose model from ``mmpose.apis.init_model`` (or ``from_config``).
@@ -111,7 +77,7 @@ class PoseEstimator:
         det_cat_id: the detector's label of "person" (0 for COCO-trained mmdet detectors).
         bbox_thr: detector boxes need a score above this.
         nms_thr: IoU above which the lower-scored of two boxes is suppressed.
-        min_box_size: boxes narrower or lower than this (pixels, after clipping) are degenerate.
+        min_box_size: boxes whose part inside the image is narrower or lower than this (pixels) are degenerate.
     """
 
     def __init__(self, pose_model: nn.Module, detector: Optional[nn.Module] = None, det_cat_id: int = 0,
@@ -167,35 +133,45 @@ class PoseEstimator:
         """The pose model's keypoint names, skeleton and colours (mmpose's ``parse_pose_metainfo`` format)."""
         return self.pose_model.dataset_meta
 
-    def select_boxes(self, boxes: np.ndarray, img_shape: Tuple[int, int]) -> np.ndarray:
-        """Detected ``(N, 5)`` boxes -> person boxes: score above ``bbox_thr``, clipped to the image, degenerate ones
-        dropped (see ``clip_boxes``), then NMS at ``nms_thr`` on what is left of them inside the image."""
-        boxes = as_boxes(boxes)
-        boxes = self._clip(boxes[boxes[:, 4] > self.bbox_thr], img_shape)
+    def select_boxes(self, boxes: np.ndarray, img_shape: Tuple[int, int], bbox_format: str = 'xyxy') -> np.ndarray:
+        """Detected ``(N, 5)`` boxes (``bbox_format`` 'xyxy' or 'xywh', + score) -> ``(N, 5)`` xyxy person boxes:
+        score above ``bbox_thr``, degenerate ones dropped (see ``drop_degenerate_boxes``), then NMS at ``nms_thr``.
+        """
+        boxes = as_boxes(boxes, bbox_format)
+        boxes = self._drop_degenerate(boxes[boxes[:, 4] > self.bbox_thr], img_shape, bbox_format)
         return boxes[nms(boxes, self.nms_thr)] if len(boxes) else boxes
 
-    def detect(self, img: ImageLike) -> np.ndarray:
+    def detect(self, img: ImageLike, channel_order: Optional[str] = None) -> np.ndarray:
         """The detector's person boxes (label ``det_cat_id``) as ``(N, 5)`` xyxy + score, through ``select_boxes``."""
         if self.detector is None:
             raise RuntimeError('this PoseEstimator has no detector')
         from mmdet.apis import inference_detector
-        img = load_image(img)
+        img = load_image(img, channel_order)
         pred = inference_detector(self.detector, img).pred_instances.cpu().numpy()
         boxes = np.concatenate([pred.bboxes, pred.scores[:, None]], axis=1)
         return self.select_boxes(boxes[pred.labels == self.det_cat_id], img.shape[:2])
 
-    def __call__(self, img: ImageLike, bboxes: Optional[np.ndarray] = None) -> List[Person]:
-        """The people in ``img`` (a file path or a BGR/BGRA/grayscale array).
+    def __call__(self, img: ImageLike, bboxes: Optional[np.ndarray] = None, bbox_format: str = 'xyxy',
+                 channel_order: Optional[str] = None) -> List[Person]:
+        """The people in ``img``.
 
         Args:
-            img: the image.
-            bboxes: ``(N, 4)`` or ``(N, 5)`` xyxy(+score) person boxes to use instead of the detector's or the whole
-                image; they are only clipped and checked (no score threshold, no NMS: see ``select_boxes``).
+            img: a file path (``str`` or ``os.PathLike``), a numpy array or a PIL image (see ``load_image``).
+            bboxes: ``(N, 4)`` or ``(N, 5)`` person boxes (+ score) to use instead of the detector's or the whole
+                image; degenerate ones are dropped, nothing else (no score threshold, no NMS: see
+                ``select_boxes``).
+            bbox_format: the format of ``bboxes``: ``'xyxy'`` (x1, y1, x2, y2; the default) or ``'xywh'`` (x, y,
+                width, height, as COCO and HF transformers give them).
+            channel_order: of an array ``img``: ``'bgr'`` (OpenCV's; the default) or ``'rgb'``.
+
+        Raises:
+            ValueError / TypeError / FileNotFoundError: an image, a ``bbox_format`` or a ``channel_order`` that is
+            not accepted (the message names the accepted ones).
         """
-        img = load_image(img)
+        img = load_image(img, channel_order)
         h, w = img.shape[:2]
         if bboxes is not None:
-            boxes = self._clip(as_boxes(bboxes), (h, w))
+            boxes = self._drop_degenerate(as_boxes(bboxes, bbox_format), (h, w), bbox_format)
         elif self.detector is not None:
             boxes = self.detect(img)
         else:
@@ -214,10 +190,14 @@ class PoseEstimator:
                 bbox_score=float(box[4])))
         return people
 
-    def _clip(self, boxes: np.ndarray, img_shape: Tuple[int, int]) -> np.ndarray:
-        boxes, dropped = clip_boxes(boxes, img_shape, self.min_box_size)
+    def _drop_degenerate(self, boxes: np.ndarray, img_shape: Tuple[int, int], bbox_format: str) -> np.ndarray:
+        boxes, dropped, inverted = drop_degenerate_boxes(boxes, img_shape, self.min_box_size)
         if dropped:
             self.num_dropped_boxes += dropped
+            hint = ''
+            if inverted and bbox_format == 'xyxy':
+                hint = (f'; {inverted} of them have x2 < x1 or y2 < y1: if the boxes are x, y, width, height, '
+                        "pass bbox_format='xywh'")
             print_log(f'dropped {dropped} degenerate person box(es) (not finite, or under {self.min_box_size} px '
-                      f'after clipping to the {img_shape[1]}x{img_shape[0]} image)', 'current', logging.WARNING)
+                      f'inside the {img_shape[1]}x{img_shape[0]} image){hint}', 'current', logging.WARNING)
         return boxes

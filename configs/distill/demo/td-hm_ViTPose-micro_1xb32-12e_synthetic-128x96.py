@@ -53,6 +53,7 @@ model = dict(
 # ---- data (as the demo teacher's) -------------------------------------------------------------------------
 data_root = 'data/synthetic/'
 dataset_type = 'CocoDataset'
+data_mode = 'topdown'  # read by mmpose's inferencer and demo scripts
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
@@ -75,7 +76,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_mode='topdown',
+        data_mode=data_mode,
         ann_file='annotations/person_keypoints_train.json',
         data_prefix=dict(img='train/'),
         pipeline=train_pipeline))
@@ -88,7 +89,7 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_mode='topdown',
+        data_mode=data_mode,
         ann_file='annotations/person_keypoints_val.json',
         data_prefix=dict(img='val/'),
         test_mode=True,

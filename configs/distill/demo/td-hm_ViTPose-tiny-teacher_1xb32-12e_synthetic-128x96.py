@@ -56,6 +56,7 @@ model = dict(
 # ---- data -------------------------------------------------------------------------------------------------
 data_root = 'data/synthetic/'
 dataset_type = 'CocoDataset'
+data_mode = 'topdown'  # read by mmpose's inferencer and demo scripts
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
@@ -78,7 +79,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_mode='topdown',
+        data_mode=data_mode,
         ann_file='annotations/person_keypoints_train.json',
         data_prefix=dict(img='train/'),
         pipeline=train_pipeline))
@@ -91,7 +92,7 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_mode='topdown',
+        data_mode=data_mode,
         ann_file='annotations/person_keypoints_val.json',
         data_prefix=dict(img='val/'),
         test_mode=True,

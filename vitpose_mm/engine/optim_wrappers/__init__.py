@@ -1,3 +1,5 @@
 from .layer_decay_constructor import ViTPoseLayerDecayOptimWrapperConstructor
+from .layer_decay_guard import LayerDecayWarning, layer_decay_problem, watch_layer_decay
 
-__all__ = ['ViTPoseLayerDecayOptimWrapperConstructor']
+__all__ = ['ViTPoseLayerDecayOptimWrapperConstructor', 'LayerDecayWarning', 'layer_decay_problem',
+           'watch_layer_decay']

@@ -4,7 +4,8 @@
 
 The official head (mmpose 0.x) differs from mmpose 1.x ``HeatmapHead`` in two ways:
 
-- its constructor speaks the 0.x language (``num_deconv_layers``, ``num_deconv_filters``, ``extra`` ...);
+- its constructor speaks the 0.x language (``num_deconv_layers``, ``num_deconv_filters``, ``extra`` ...); this
+  class takes those and every ``HeatmapHead`` argument with ``HeatmapHead``'s meaning (one language per part);
 - it has an optional "simple" decoder: ReLU on the backbone feature, bilinear upsampling by ``upsample``,
   then the final conv (ViTPose-*-simple uses ``upsample=4`` and a 3x3 final conv).
 
@@ -18,7 +19,8 @@ config" warning), any other ``extra`` key is dropped, and ``align_corners`` / ``
 (``input_transform=None`` is rejected there). Hence this head also takes ``final_layer``, and configs of this
 project should give ``final_layer`` rather than ``extra``.
 """
-from typing import Optional, Sequence, Tuple, Union
+import inspect
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -31,57 +33,94 @@ _EXTRA_KEYS = ('final_conv_kernel', 'num_conv_layers', 'num_conv_kernels')
 _FINAL_CONV_PADDING = {1: 0, 3: 1}  # kernel 0 means no final conv (identity), as in the official head
 
 
+class _NotGiven:
+    """Default of the arguments whose mmpose 1.x and 0.x spellings may not be mixed (None has a meaning there)."""
+
+    def __repr__(self) -> str:
+        return '<not given>'
+
+
+NOT_GIVEN: Any = _NotGiven()
+
+
 @MODELS.register_module()
 class TopdownHeatmapSimpleHead(HeatmapHead):
-    """Top-down heatmap head of ViTPose, with the official (mmpose 0.x) arguments.
+    """Top-down heatmap head of ViTPose: mmpose 1.x ``HeatmapHead`` with its own arguments and the official 0.x ones.
 
-    Args:
+    Every ``HeatmapHead`` argument has ``HeatmapHead``'s meaning, so a 1.x config that only changes the head type
+    builds the same module; the official (mmpose 0.x) arguments build the official head. A thing may be named
+    in one language only: giving both the 0.x and the 1.x name of the deconv layers, the intermediate conv
+    layers, the final layer or the loss is a ``ValueError`` naming both. Unknown arguments are a ``ValueError``
+    listing the accepted ones.
+
+    mmpose 1.x (``HeatmapHead``) arguments:
         in_channels (int): Channels of the backbone feature.
         out_channels (int): Number of heatmaps (keypoints).
-        num_deconv_layers (int): Number of [ConvTranspose2d(stride 2), BN, ReLU] stages; 0 for none.
-            Defaults to 3. ViTPose's classic decoder uses 2.
-        num_deconv_filters (Sequence[int]): Output channels of each deconv stage; ignored when
-            ``num_deconv_layers`` is 0. Defaults to ``(256, 256, 256)``.
-        num_deconv_kernels (Sequence[int]): Kernel size (2, 3 or 4) of each deconv stage; ignored when
-            ``num_deconv_layers`` is 0. Defaults to ``(4, 4, 4)``.
-        extra (dict, optional): ``final_conv_kernel`` (0 = identity, 1 or 3; default 1),
-            ``num_conv_layers`` and ``num_conv_kernels`` (intermediate [Conv, BN, ReLU] stages before the
-            final conv; default none). Other keys raise ``ValueError``. Defaults to None.
-        final_layer (dict, optional): mmpose 1.x form of the final conv, e.g. ``dict(kernel_size=3, padding=1)``;
-            overrides the Conv2d arguments as in ``HeatmapHead``. Give it or ``extra['final_conv_kernel']``, not
-            both. Defaults to None (``extra`` decides).
-        upsample (int): When > 0, the "simple" decoder: ReLU the input feature and upsample it bilinearly by
-            this factor before the (de)conv layers. Defaults to 0.
-        in_index (int): Which feature to use when ``feats`` is a tuple/list (mmpose 1.x backbones return
-            tuples). Defaults to -1, the last one; the official default 0 selects the same tensor for
-            single-output backbones such as ViT.
-        input_transform (str, optional): Only ``None`` is supported (no ViTPose config uses another).
-        align_corners (bool): ``align_corners`` of the bilinear upsampling. Defaults to False (as in every
-            ViTPose config). mmpose's pose estimators drop this key from the head config (see above).
-        loss (dict, optional): Keypoint loss config. Defaults to
-            ``dict(type='KeypointMSELoss', use_target_weight=True)``.
-        loss_keypoint (dict, optional): The official (0.x) name of ``loss``; give at most one of the two.
-        decoder (dict, optional): Codec config used to decode heatmaps in ``predict``, e.g. ``UDPHeatmap``.
+        deconv_out_channels (Sequence[int] | None): Output channels of each [ConvTranspose2d(stride 2), BN, ReLU]
+            stage; None or empty for none. Default (when no deconv argument is given) ``(256, 256, 256)``.
+        deconv_kernel_sizes (Sequence[int] | None): Kernel size (2, 3 or 4) of each deconv stage, same length.
+            Default ``(4, 4, 4)``.
+        conv_out_channels (Sequence[int] | None): Output channels of each intermediate [Conv, BN, ReLU] stage
+            before the final layer. Default none.
+        conv_kernel_sizes (Sequence[int] | None): Their kernel sizes, same length.
+        final_layer (dict | None): Conv2d arguments of the final layer (over ``kernel_size=1``); **None means no
+            final layer** (the output of the last stage is the heatmaps). Default ``dict(kernel_size=1)``.
+        has_final_layer (bool): mmpose's older spelling, which mmpose's estimators rewrite before the head is
+            built: False is ``final_layer=None``, True changes nothing.
+        loss (dict): Keypoint loss. Default ``dict(type='KeypointMSELoss', use_target_weight=True)``.
+        decoder (dict, optional): Codec used to decode heatmaps in ``predict``, e.g. ``UDPHeatmap``.
         init_cfg (dict | list[dict], optional): Initialisation; defaults to ``HeatmapHead``'s, which is the
             official one (normal std 0.001 for (de)conv weights, zero biases, BN weight 1 and bias 0).
+
+    Official ViTPose (mmpose 0.x) arguments:
+        num_deconv_layers (int): Number of deconv stages; 0 for none. ViTPose's classic decoder uses 2.
+        num_deconv_filters (Sequence[int]): Output channels of each deconv stage; ignored when
+            ``num_deconv_layers`` is 0.
+        num_deconv_kernels (Sequence[int]): Kernel size of each deconv stage; ignored when ``num_deconv_layers``
+            is 0.
+        extra (dict, optional): ``final_conv_kernel`` (0 = no final conv, 1 or 3; default 1),
+            ``num_conv_layers`` and ``num_conv_kernels`` (intermediate [Conv, BN, ReLU] stages as wide as their
+            input). Other keys raise ``ValueError``.
+        upsample (int): When > 0, the "simple" decoder: ReLU the input feature and upsample it bilinearly by
+            this factor before the (de)conv layers. Defaults to 0. (mmpose 1.x puts this in a
+            ``FeatureMapProcessor`` neck; this head keeps it, so official checkpoints load as they are.)
+        in_index (int): Which feature to use when ``feats`` is a tuple/list. Defaults to -1, the last one (the
+            official default 0 selects the same tensor for single-output backbones such as ViT).
+        input_transform (str, optional): Only ``None`` is supported (no ViTPose config uses another).
+        align_corners (bool): ``align_corners`` of the bilinear upsampling. Defaults to False (as in every
+            ViTPose config). mmpose's pose estimators drop this key from the head config.
+        loss_keypoint (dict, optional): The official name of ``loss``.
+
+    Raises:
+        ValueError: an unknown argument, a 0.x and a 1.x name of the same thing, or an invalid value.
     """
 
     def __init__(self,
                  in_channels: int,
                  out_channels: int,
-                 num_deconv_layers: int = 3,
-                 num_deconv_filters: Sequence[int] = (256, 256, 256),
-                 num_deconv_kernels: Sequence[int] = (4, 4, 4),
+                 deconv_out_channels: Optional[Sequence[int]] = NOT_GIVEN,
+                 deconv_kernel_sizes: Optional[Sequence[int]] = NOT_GIVEN,
+                 conv_out_channels: Optional[Sequence[int]] = NOT_GIVEN,
+                 conv_kernel_sizes: Optional[Sequence[int]] = NOT_GIVEN,
+                 final_layer: Optional[dict] = NOT_GIVEN,
+                 has_final_layer: bool = NOT_GIVEN,
+                 loss: OptConfigType = None,
+                 decoder: OptConfigType = None,
+                 init_cfg: OptConfigType = None,
+                 num_deconv_layers: int = NOT_GIVEN,
+                 num_deconv_filters: Sequence[int] = NOT_GIVEN,
+                 num_deconv_kernels: Sequence[int] = NOT_GIVEN,
                  extra: Optional[dict] = None,
-                 final_layer: Optional[dict] = None,
                  upsample: int = 0,
                  in_index: int = -1,
                  input_transform: Optional[str] = None,
                  align_corners: bool = False,
-                 loss: OptConfigType = None,
                  loss_keypoint: OptConfigType = None,
-                 decoder: OptConfigType = None,
-                 init_cfg: OptConfigType = None) -> None:
+                 **unknown: Any) -> None:
+        if unknown:
+            accepted = [n for n, p in inspect.signature(type(self).__init__).parameters.items()
+                        if n != 'self' and p.kind == p.POSITIONAL_OR_KEYWORD]
+            raise ValueError(f'{type(self).__name__} got unknown argument(s) {sorted(unknown)}; accepted: {accepted}')
         if not isinstance(in_channels, int):
             raise ValueError(f'in_channels must be an int, got {in_channels!r}')
         if input_transform is not None:
@@ -91,16 +130,27 @@ class TopdownHeatmapSimpleHead(HeatmapHead):
             raise ValueError(f'in_index must be an int, got {in_index!r}')
         if not isinstance(upsample, (int, float)) or upsample < 0:
             raise ValueError(f'upsample must be a number >= 0, got {upsample!r}')
-        deconv_out_channels, deconv_kernel_sizes = _deconv_args(num_deconv_layers, num_deconv_filters,
-                                                                num_deconv_kernels)
-        conv_channels = deconv_out_channels[-1] if deconv_out_channels else in_channels
-        if final_layer is not None and not isinstance(final_layer, dict):
-            raise ValueError(f'final_layer must be a dict or None, got {type(final_layer).__name__}')
-        if final_layer is not None and isinstance(extra, dict) and 'final_conv_kernel' in extra:
-            raise ValueError("give the final conv as `final_layer` or as extra['final_conv_kernel'], not both")
-        conv_out_channels, conv_kernel_sizes, extra_final_layer = _extra_args(extra, conv_channels)
-        if final_layer is None:
-            final_layer = extra_final_layer
+        extra = _check_extra(extra)
+
+        deconv_1x = dict(deconv_out_channels=deconv_out_channels, deconv_kernel_sizes=deconv_kernel_sizes)
+        deconv_0x = dict(num_deconv_layers=num_deconv_layers, num_deconv_filters=num_deconv_filters,
+                         num_deconv_kernels=num_deconv_kernels)
+        if _given(deconv_0x):
+            _not_both(deconv_0x, deconv_1x)
+            deconv_out_channels, deconv_kernel_sizes = _deconv_args(**_or_default(deconv_0x, DECONV_0X_DEFAULTS))
+        else:
+            deconv_out_channels, deconv_kernel_sizes = _or_default(deconv_1x, DECONV_1X_DEFAULTS).values()
+
+        conv_1x = dict(conv_out_channels=conv_out_channels, conv_kernel_sizes=conv_kernel_sizes)
+        conv_0x = {f"extra['{k}']": extra[k] for k in ('num_conv_layers', 'num_conv_kernels') if k in extra}
+        if conv_0x:
+            _not_both(conv_0x, conv_1x)
+            conv_channels = deconv_out_channels[-1] if deconv_out_channels else in_channels
+            conv_out_channels, conv_kernel_sizes = _conv_args(extra, conv_channels)
+        else:
+            conv_out_channels, conv_kernel_sizes = _or_default(conv_1x, dict.fromkeys(conv_1x)).values()
+
+        final_layer = _final_layer_args(final_layer, has_final_layer, extra)
 
         if loss is not None and loss_keypoint is not None:
             raise ValueError('give the keypoint loss as `loss` or as `loss_keypoint` (its mmpose 0.x name), '
@@ -147,35 +197,55 @@ class TopdownHeatmapSimpleHead(HeatmapHead):
         return self.final_layer(x)
 
 
-def _deconv_args(num_layers: int, filters: Sequence[int],
-                 kernels: Sequence[int]) -> Tuple[Optional[Tuple[int, ...]], Optional[Tuple[int, ...]]]:
+DECONV_1X_DEFAULTS = dict(deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4))  # HeatmapHead's
+DECONV_0X_DEFAULTS = dict(num_deconv_layers=3, num_deconv_filters=(256, 256, 256),
+                          num_deconv_kernels=(4, 4, 4))  # the official head's
+
+
+def _given(args: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in args.items() if v is not NOT_GIVEN}
+
+
+def _or_default(args: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: defaults[k] if v is NOT_GIVEN else v for k, v in args.items()}
+
+
+def _not_both(args_0x: Dict[str, Any], args_1x: Dict[str, Any]) -> None:
+    """A ValueError when the same part of the head is named both in mmpose 0.x and in mmpose 1.x terms."""
+    given_1x = _given(args_1x)
+    if given_1x:
+        raise ValueError(f'give {sorted(args_1x)} (mmpose 1.x) or {sorted(args_0x)} (official 0.x), not both; got '
+                         f'{sorted(given_1x)} and {sorted(_given(args_0x))}')
+
+
+def _deconv_args(num_deconv_layers: int, num_deconv_filters: Sequence[int],
+                 num_deconv_kernels: Sequence[int]) -> Tuple[Optional[Tuple[int, ...]], Optional[Tuple[int, ...]]]:
     """Translate the official deconv arguments into ``HeatmapHead``'s (None = no deconv layers)."""
-    if not isinstance(num_layers, int) or num_layers < 0:
-        raise ValueError(f'num_deconv_layers must be an int >= 0, got {num_layers!r}')
-    if num_layers == 0:
+    if not isinstance(num_deconv_layers, int) or num_deconv_layers < 0:
+        raise ValueError(f'num_deconv_layers must be an int >= 0, got {num_deconv_layers!r}')
+    if num_deconv_layers == 0:
         return None, None  # the official head ignores the filter/kernel lists here too
-    if len(filters) != num_layers:
-        raise ValueError(f'num_deconv_filters has {len(filters)} entries but num_deconv_layers is '
-                         f'{num_layers}')
-    if len(kernels) != num_layers:
-        raise ValueError(f'num_deconv_kernels has {len(kernels)} entries but num_deconv_layers is '
-                         f'{num_layers}')
-    return tuple(filters), tuple(kernels)
+    if len(num_deconv_filters) != num_deconv_layers:
+        raise ValueError(f'num_deconv_filters has {len(num_deconv_filters)} entries but num_deconv_layers is '
+                         f'{num_deconv_layers}')
+    if len(num_deconv_kernels) != num_deconv_layers:
+        raise ValueError(f'num_deconv_kernels has {len(num_deconv_kernels)} entries but num_deconv_layers is '
+                         f'{num_deconv_layers}')
+    return tuple(num_deconv_filters), tuple(num_deconv_kernels)
 
 
-def _extra_args(extra: Optional[dict],
-                conv_channels: int) -> Tuple[Optional[Tuple[int, ...]], Optional[Tuple[int, ...]], Optional[dict]]:
-    """Translate the official ``extra`` dict into ``HeatmapHead``'s conv and final-layer arguments."""
+def _check_extra(extra: Optional[dict]) -> dict:
     extra = {} if extra is None else extra
     if not isinstance(extra, dict):
         raise ValueError(f'extra must be a dict or None, got {type(extra).__name__}')
     unknown = sorted(set(extra) - set(_EXTRA_KEYS))
     if unknown:
         raise ValueError(f'extra has unknown keys {unknown}; accepted keys: {list(_EXTRA_KEYS)}')
+    return extra
 
-    kernel = extra.get('final_conv_kernel', 1)
-    if kernel not in (0, *_FINAL_CONV_PADDING):
-        raise ValueError(f"extra['final_conv_kernel'] must be 0, 1 or 3, got {kernel!r}")
+
+def _conv_args(extra: dict, conv_channels: int) -> Tuple[Optional[Tuple[int, ...]], Optional[Tuple[int, ...]]]:
+    """The official ``extra['num_conv_layers' / 'num_conv_kernels']`` in ``HeatmapHead``'s terms."""
     num_convs = extra.get('num_conv_layers', 0)
     if not isinstance(num_convs, int) or num_convs < 0:
         raise ValueError(f"extra['num_conv_layers'] must be an int >= 0, got {num_convs!r}")
@@ -183,13 +253,40 @@ def _extra_args(extra: Optional[dict],
     if len(conv_kernels) != num_convs:
         raise ValueError(f"extra['num_conv_kernels'] has {len(conv_kernels)} entries but "
                          f"extra['num_conv_layers'] is {num_convs}")
-    if kernel == 0 and num_convs:
-        # The official head silently drops the conv layers in this case.
-        raise ValueError("extra['num_conv_layers'] needs a final conv; got extra['final_conv_kernel'] = 0")
-
-    final_layer = None if kernel == 0 else dict(kernel_size=kernel, padding=_FINAL_CONV_PADDING[kernel])
     if not num_convs:
-        return None, None, final_layer
+        return None, None
     # HeatmapHead's load-state-dict hook renames the official `final_layer.{i}.*` keys of these layers
     # to `conv_layers.{i}.*`.
-    return (conv_channels, ) * num_convs, conv_kernels, final_layer
+    return (conv_channels, ) * num_convs, conv_kernels
+
+
+def _final_layer_args(final_layer: Optional[dict], has_final_layer: bool, extra: dict) -> Optional[dict]:
+    """``HeatmapHead``'s ``final_layer`` from whichever of its three spellings was given (None = no final layer)."""
+    if final_layer is not NOT_GIVEN and final_layer is not None and not isinstance(final_layer, dict):
+        raise ValueError(f'final_layer must be a dict or None, got {type(final_layer).__name__}')
+    if final_layer is not NOT_GIVEN and 'final_conv_kernel' in extra:
+        raise ValueError("give the final layer as `final_layer` (mmpose 1.x) or as extra['final_conv_kernel'] "
+                         '(official 0.x), not both')
+    if 'final_conv_kernel' in extra:
+        kernel = extra['final_conv_kernel']
+        if kernel not in (0, *_FINAL_CONV_PADDING):
+            raise ValueError(f"extra['final_conv_kernel'] must be 0, 1 or 3, got {kernel!r}")
+        if kernel == 0 and extra.get('num_conv_layers', 0):
+            # The official head silently drops the conv layers in this case.
+            raise ValueError("extra['num_conv_layers'] needs a final conv; got extra['final_conv_kernel'] = 0")
+        final_layer = None if kernel == 0 else dict(kernel_size=kernel, padding=_FINAL_CONV_PADDING[kernel])
+    elif isinstance(final_layer, dict) and final_layer.get('kernel_size') == 0:
+        # mmpose's check_and_update_config rewrites the official extra=dict(final_conv_kernel=0) (no final conv)
+        # into final_layer=dict(kernel_size=0), which no Conv2d accepts: read it as the official head does.
+        final_layer = None
+    if has_final_layer is not NOT_GIVEN:
+        if not isinstance(has_final_layer, bool):
+            raise ValueError(f'has_final_layer must be True or False, got {has_final_layer!r}')
+        if not has_final_layer and final_layer not in (NOT_GIVEN, None):
+            raise ValueError(f'has_final_layer=False but the final layer is given as {final_layer}; give one of '
+                             '`has_final_layer=False` and `final_layer`')
+        if has_final_layer and final_layer is None:
+            raise ValueError('has_final_layer=True but final_layer is None (no final layer); give one of them')
+        if not has_final_layer:
+            final_layer = None
+    return dict(kernel_size=1) if final_layer is NOT_GIVEN else final_layer

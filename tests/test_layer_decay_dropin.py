@@ -1,0 +1,102 @@
+"""Layer decay cannot be lost silently: mmpose's LayerDecayOptimWrapperConstructor and this package's, each on this
+package's ViT and on mmpose 1.3.2's own ViTPose-B config (mmpose's .mim configs) with the backbone swapped."""
+import os.path as osp
+import warnings
+
+import mmpose
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+
+import mmpose.engine.optim_wrappers.layer_decay_optim_wrapper  # noqa: F401  (mmpose's constructor, as its configs import it)
+from mmpose.registry import MODELS
+from vitpose_mm.engine.optim_wrappers import LayerDecayWarning, layer_decay_problem
+
+MMPOSE_VITPOSE_B = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', 'body_2d_keypoint', 'topdown_heatmap',
+                            'coco', 'td-hm_ViTPose-base_8xb64-210e_coco-256x192.py')
+DEPTH, RATE = 3, 0.75
+SMALL_VIT = dict(type='ViT', img_size=(64, 48), patch_size=16, embed_dim=32, depth=DEPTH, num_heads=2, qkv_bias=True)
+OURS = dict(constructor='ViTPoseLayerDecayOptimWrapperConstructor',
+            paramwise_cfg=dict(num_layers=DEPTH, layer_decay_rate=RATE))
+
+
+def _mmpose_config(backbone: dict, optim_override: dict = None) -> Config:
+    """mmpose's ViTPose-B config, its backbone replaced by ``backbone`` (head in_channels follows)."""
+    if not osp.isfile(MMPOSE_VITPOSE_B):
+        pytest.skip(f'mmpose configs not installed: {MMPOSE_VITPOSE_B}')
+    cfg = Config.fromfile(MMPOSE_VITPOSE_B)
+    cfg.model.backbone = backbone
+    cfg.model.head.in_channels = 32
+    cfg.optim_wrapper.paramwise_cfg.num_layers = DEPTH
+    if optim_override:
+        cfg.optim_wrapper.pop('paramwise_cfg')
+        cfg.optim_wrapper.update(optim_override)
+    return cfg
+
+
+def _first_step(cfg: Config):
+    """Build the model and the optim wrapper of ``cfg``, take one step; return the wrapper and the warnings."""
+    init_default_scope('mmpose')
+    model = MODELS.build(cfg.model)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    loss = sum(p.sum() for p in model.parameters() if p.requires_grad)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        wrapper.update_params(loss)
+    return model, wrapper, [w for w in caught if issubclass(w.category, LayerDecayWarning)]
+
+
+def _lr_scale(model, wrapper, name: str) -> float:
+    param = dict(model.named_parameters())[name]
+    return next(g['lr_scale'] for g in wrapper.optimizer.param_groups if any(p is param for p in g['params']))
+
+
+def test_mmpose_constructor_on_this_vit_warns_and_names_the_fix():
+    model, wrapper, caught = _first_step(_mmpose_config(SMALL_VIT))
+    # the problem is real: mmpose's rule sees no block, all get the head's scale
+    assert _lr_scale(model, wrapper, 'backbone.blocks.0.attn.qkv.weight') == 1.0
+    assert _lr_scale(model, wrapper, f'backbone.blocks.{DEPTH - 1}.attn.qkv.weight') == 1.0
+    assert _lr_scale(model, wrapper, 'backbone.patch_embed.proj.weight') == pytest.approx(RATE**(DEPTH + 1))
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "constructor='ViTPoseLayerDecayOptimWrapperConstructor'" in message and f'num_layers={DEPTH}' in message
+    assert 'backbone.layers.N' in message and 'backbone.blocks.N' in message
+    # once per optimizer, not at every step
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter('always')
+        wrapper.update_params(sum(p.sum() for p in model.parameters()))
+    assert not [w for w in again if issubclass(w.category, LayerDecayWarning)]
+
+
+def test_this_constructor_in_mmpose_config_decays_every_block_without_warning():
+    model, wrapper, caught = _first_step(_mmpose_config(SMALL_VIT, OURS))
+    assert not caught
+    for i in range(DEPTH):
+        assert _lr_scale(model, wrapper, f'backbone.blocks.{i}.mlp.fc1.weight') == pytest.approx(RATE**(DEPTH - i))
+    assert _lr_scale(model, wrapper, 'backbone.pos_embed') == pytest.approx(RATE**(DEPTH + 1))
+    assert _lr_scale(model, wrapper, 'head.final_layer.weight') == 1.0
+
+
+def test_mmpose_config_as_shipped_decays_mmpretrain_blocks_without_warning():
+    vit = dict(type='mmpretrain.VisionTransformer', arch=dict(embed_dims=32, num_layers=DEPTH, num_heads=2,
+                                                              feedforward_channels=64),
+               img_size=(64, 48), patch_size=16, qkv_bias=True, with_cls_token=False, out_type='featmap',
+               patch_cfg=dict(padding=2))
+    model, wrapper, caught = _first_step(_mmpose_config(vit))
+    assert not caught
+    assert _lr_scale(model, wrapper, 'backbone.layers.0.ffn.layers.0.0.weight') == pytest.approx(RATE**DEPTH)
+
+
+def test_no_decay_asked_no_warning():
+    _, _, caught = _first_step(_mmpose_config(SMALL_VIT, dict(constructor='DefaultOptimWrapperConstructor')))
+    assert not caught
+    _, _, caught = _first_step(_mmpose_config(SMALL_VIT, dict(OURS, paramwise_cfg=dict(num_layers=DEPTH,
+                                                                                     layer_decay_rate=1.0))))
+    assert not caught
+
+
+def test_problem_text_is_none_for_an_unrelated_optimizer():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+    assert layer_decay_problem(opt) is None
