@@ -4,6 +4,7 @@ import os.path as osp
 from typing import Sequence, Tuple
 
 import torch
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 from mmengine.registry import RUNNERS
 
@@ -31,7 +32,7 @@ class ViTPoseRunner(Runner):
         A process killed while writing leaves at most a ``.part`` file, which neither ``--resume`` (it reads the
         ``last_checkpoint`` file, written after the save) nor a user mistakes for a checkpoint.
         """
-        if '://' in str(out_dir):  # remote storage: mmengine's own write
+        if '://' in str(out_dir) or not is_main_process():  # remote storage; other ranks write nothing (mmengine)
             return super().save_checkpoint(out_dir, filename, *args, **kwargs)
         part = f'{filename}.part'
         super().save_checkpoint(out_dir, part, *args, **kwargs)
