@@ -1,29 +1,53 @@
-"""mmengine's Runner with strict, clearly reported checkpoint loading."""
-import os.path as osp
-from typing import Sequence, Tuple
+"""mmengine's Runner with all-or-nothing checkpoint loading that says what does not fit, and checkpoints that
+record their position grid."""
+from typing import Any, Dict, Optional
 
-from mmengine.runner import Runner
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+LOAD_OPTIONS = ('layout', 'dataset', 'src_grid', 'patch_padding', 'verbose')
 
 
 # registered in mmengine's root registry: runners are built by `RUNNERS.build(cfg)` there, outside any scope
 @RUNNERS.register_module()
 class ViTPoseRunner(Runner):
-    """``mmengine.runner.Runner`` whose ``load_from``/``--resume``/``--checkpoint`` loads are strict.
+    """``mmengine.runner.Runner`` whose ``load_from``/``--resume``/``--checkpoint`` go through
+    :func:`vitpose_mm.checkpoints.load_checkpoint`.
 
     mmengine's default (``strict=False``) only logs a warning for missing, surplus or mis-shaped keys and goes on
-    with a half-loaded model. Here any such mismatch stops the run with an error naming the file and the keys.
-    Initialising a backbone from pre-training weights is the job of ``init_cfg`` (see ``ViT``), not of ``load_from``.
+    with a half-loaded model. Here a checkpoint of any public layout is converted on the way (official, mmpose 1.x,
+    HF; position grid and patch size fitted), and one that does not fit stops the run with what it is, what the
+    model is and the fix; the model is left untouched. Options of that loading come from the config's
+    ``checkpoint_loading = dict(src_grid=(h, w), dataset=..., layout=..., patch_padding=..., verbose=...)``.
+    Initialising a backbone from pre-training weights is the job of ``init_cfg`` (see ``ViT``), not of
+    ``load_from``. Saved checkpoints record the ViT's grid in ``meta['vitpose_mm']``.
     """
 
-    def load_checkpoint(self,
-                        filename: str,
-                        map_location: str = 'cpu',
-                        strict: bool = True,
-                        revise_keys: Sequence[Tuple[str, str]] = ((r'^module.', ''), )):
-        if '://' not in filename and not osp.isfile(filename):
-            raise FileNotFoundError(f'checkpoint not found: {filename}')
-        try:
-            return super().load_checkpoint(filename, map_location, strict, list(revise_keys))
-        except RuntimeError as e:
-            raise RuntimeError(f'cannot load checkpoint {filename} into {type(self.model).__name__}: {e}') from e
+    def _unwrapped(self):
+        return self.model.module if is_model_wrapper(self.model) else self.model
+
+    def load_checkpoint(self, filename: str, map_location: Any = 'cpu', strict: bool = True,
+                        revise_keys: Any = None) -> Dict[str, Any]:
+        """Load ``filename`` into the model (all or nothing) and return the whole checkpoint (``meta`` ... for
+        ``resume``). ``map_location``, ``strict`` and ``revise_keys`` are mmengine's and ignored: tensors are read
+        on the CPU, loading is always strict, and DDP's ``module.`` is always stripped."""
+        from vitpose_mm.checkpoints import load_checkpoint
+        options = dict(self.cfg.get('checkpoint_loading') or {})
+        unknown = set(options) - set(LOAD_OPTIONS)
+        if unknown:
+            raise ValueError(f'unknown checkpoint_loading options {sorted(unknown)}; accepted: {list(LOAD_OPTIONS)}')
+        config = getattr(self.cfg, 'filename', None)
+        loaded = load_checkpoint(self._unwrapped(), filename, config=config, **options)
+        self.logger.info(f'Load checkpoint from {filename}')
+        return loaded.checkpoint
+
+    def save_checkpoint(self, out_dir: str, filename: str, *args, meta: Optional[dict] = None, **kwargs) -> None:
+        """mmengine's, with the ViT's position grid and patch size in ``meta['vitpose_mm']``, so that a later load
+        into a model of another grid resamples from the right one (16x12 vs 12x16)."""
+        from vitpose_mm.checkpoints import grid_record
+        meta = dict(meta or {})
+        record = grid_record(self._unwrapped())
+        if record:
+            meta['vitpose_mm'] = {**record, **dict(meta.get('vitpose_mm') or {})}
+        super().save_checkpoint(out_dir, filename, *args, meta=meta, **kwargs)
