@@ -43,8 +43,9 @@ def parse_args(argv=None):
     parser.add_argument('input', help='an image, a folder of images or a video file')
     parser.add_argument('--pose-config', required=True,
                         help='pose config file, or a config file name from the package configs/')
-    parser.add_argument('--pose-checkpoint', required=True, help='pose checkpoint of any public layout (converted on the way; '
-                        'refused with a diagnosis when it does not fit)')
+    parser.add_argument('--pose-checkpoint', required=True,
+                        help='pose checkpoint of any public layout (converted on the way; refused with a diagnosis '
+                        'when it does not fit)')
     parser.add_argument('--det-config', help='mmdet detector config file')
     parser.add_argument('--det-checkpoint', help='mmdet detector checkpoint')
     parser.add_argument('--bbox-file', help='COCO-format person boxes (detection results or an annotation file), '

@@ -7,7 +7,6 @@ loader): the runner's ``load_from`` / ``--resume`` / ``--checkpoint``, ``tools/t
 ``VITPOSE_MM_VERBOSE=1``), and always logged at debug level.
 """
 import os
-import os.path as osp
 import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
@@ -95,10 +94,11 @@ def describe_checkpoint(sd: Dict[str, torch.Tensor], meta: Optional[dict] = None
     extra_heads = len({m.group(1) for k in keys for m in [_EXTRA_HEAD.match(k)] if m})
     if any(k in ('knowledge_token', 'token_proj.weight') or k.startswith('teacher.') for k in keys):
         kind = 'distill'
-    elif layout == 'mae':
-        kind = 'pretrain'
-    elif ours.get('layout') == 'mae' or (pos is not None and not pose_head):
+    elif ours.get('layout') == 'mae' or (pos is not None and not pose_head and all(k.startswith('backbone.')
+                                                                                    for k in keys)):
         kind = 'backbone'
+    elif layout == 'mae' or (pos is not None and not pose_head):
+        kind = 'pretrain'
     elif experts > 1 or extra_heads:
         kind = 'vitpose+'
     elif pose_head:

@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
 
+from vitpose_mm.models.layers.pos_embed import AmbiguousGridError
 from .convert import CheckpointMismatchError, Source, convert_checkpoint, fit_to_model
 from .diagnose import describe_checkpoint, describe_model, fix_for_kind, mismatch_message
 from .hf import read_hf_folder
@@ -113,7 +114,7 @@ def load_state_dict(model: nn.Module, sd: Dict[str, torch.Tensor], source: str =
         raise
     except (ValueError, KeyError) as e:
         reason = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        fix = fix_for_kind(kind, source, model, config) or (
+        fix = None if isinstance(e, AmbiguousGridError) else fix_for_kind(kind, source, model, config) or (
             f'see what it holds: python tools/convert_checkpoint.py {source} out.pth --config {config or "CONFIG"}')
         raise CheckpointMismatchError(mismatch_message(source, kind.describe(), describe_model(model), fix,
                                                        reason=reason, verbose=verbose)) from e

@@ -9,6 +9,10 @@ from mmengine.runner import Runner
 LOAD_OPTIONS = ('layout', 'dataset', 'src_grid', 'patch_padding', 'verbose')
 
 
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
 # registered in mmengine's root registry: runners are built by `RUNNERS.build(cfg)` there, outside any scope
 @RUNNERS.register_module()
 class ViTPoseRunner(Runner):
@@ -24,9 +28,6 @@ class ViTPoseRunner(Runner):
     ``load_from``. Saved checkpoints record the ViT's grid in ``meta['vitpose_mm']``.
     """
 
-    def _unwrapped(self):
-        return self.model.module if is_model_wrapper(self.model) else self.model
-
     def load_checkpoint(self, filename: str, map_location: Any = 'cpu', strict: bool = True,
                         revise_keys: Any = None) -> Dict[str, Any]:
         """Load ``filename`` into the model (all or nothing) and return the whole checkpoint (``meta`` ... for
@@ -38,7 +39,7 @@ class ViTPoseRunner(Runner):
         if unknown:
             raise ValueError(f'unknown checkpoint_loading options {sorted(unknown)}; accepted: {list(LOAD_OPTIONS)}')
         config = getattr(self.cfg, 'filename', None)
-        loaded = load_checkpoint(self._unwrapped(), filename, config=config, **options)
+        loaded = load_checkpoint(_unwrap(self.model), filename, config=config, **options)
         self.logger.info(f'Load checkpoint from {filename}')
         return loaded.checkpoint
 
@@ -47,7 +48,7 @@ class ViTPoseRunner(Runner):
         into a model of another grid resamples from the right one (16x12 vs 12x16)."""
         from vitpose_mm.checkpoints import grid_record
         meta = dict(meta or {})
-        record = grid_record(self._unwrapped())
+        record = grid_record(_unwrap(self.model))
         if record:
             meta['vitpose_mm'] = {**record, **dict(meta.get('vitpose_mm') or {})}
         super().save_checkpoint(out_dir, filename, *args, meta=meta, **kwargs)
