@@ -282,3 +282,20 @@ def test_test_tool_says_what_the_checkpoint_is(samples_dir, tmp_path):
     message = str(e.value)
     assert message.startswith('error: ') and 'pre-training weights' in message
     assert 'model.backbone.init_cfg.checkpoint=' in message and 'nothing was loaded' in message
+
+
+def test_converter_takes_src_grid_and_records_the_grid(ref, tmp_path, capsys):
+    from convert_utils import config_name, run_tool
+    from vitpose_mm.checkpoints import load_file
+    torch.save({'state_dict': ref.state_dict()}, tmp_path / 'mine.pth')  # no recorded grid, not official
+    opts = [f'{k}={v}' for k, v in tiny_options(**{'model.backbone.img_size': (256, 256)}).items()]
+    args = [tmp_path / 'mine.pth', tmp_path / 'out.pth', '--config', config_name(), '--cfg-options', *opts]
+    code, _, err = run_tool(args, capsys)
+    assert code == 1 and 'could be a 16x12 or a 12x16 grid' in err and not (tmp_path / 'out.pth').exists()
+    code, out, err = run_tool(args + ['--src-grid', '16', '12'], capsys)
+    assert code == 0, err
+    assert "resampled from a 16x12 to the model's 16x16 grid (bicubic; the 16x12 grid: given (src_grid))" in out
+    written = load_file(tmp_path / 'out.pth')
+    assert written['meta']['vitpose_mm']['grid'] == [16, 16]
+    torch.testing.assert_close(written['state_dict']['backbone.pos_embed'],
+                               independent_resample(ref.state_dict()['backbone.pos_embed'], (16, 12), (16, 16)))
