@@ -56,7 +56,8 @@ def fit_embeddings(sd: Dict[str, torch.Tensor],
     The kernel is adapted by :func:`adapt_patch_kernel` when its size differs from the model's; the position rows
     are resampled to the model's grid (``backbone.patch_shape``), the source grid by the rule of
     :func:`vitpose_mm.models.layers.pos_embed.source_grid` (``src_grid``, ``recorded_grid``, ``default_grid``,
-    square; ``reason`` names where ``src_grid`` came from). Tensors of another width are left as they are, for the caller's shape check to report.
+    square; ``reason`` names where ``src_grid`` came from). Tensors of another width are left as they are, for
+    the caller's shape check to report.
 
     Returns:
         the notes (also logged) saying what was changed, from what to what.

@@ -184,8 +184,9 @@ class ViT(BaseBackbone):
         num_extra_tokens: extra tokens carried through the blocks (0: none, and no ``extra_tokens`` parameter).
         extra_tokens_trainable: whether ``extra_tokens`` is learned (True) or frozen (False).
         fused_attn: use ``F.scaled_dot_product_attention`` (True) or the written-out attention (False).
-        init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=PATH)`` loads MAE/timm, mmpretrain or
-            ViTPose backbone weights through :func:`vitpose_mm.checkpoints.load_backbone_weights`.
+        init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=PATH[, prefix, src_grid,
+            patch_padding])`` loads MAE/timm, mmpretrain or ViTPose backbone weights, also of another patch size,
+            through :func:`vitpose_mm.checkpoints.load_backbone_weights`.
     """
 
     def __init__(self,
