@@ -299,3 +299,12 @@ def test_converter_takes_src_grid_and_records_the_grid(ref, tmp_path, capsys):
     assert written['meta']['vitpose_mm']['grid'] == [16, 16]
     torch.testing.assert_close(written['state_dict']['backbone.pos_embed'],
                                independent_resample(ref.state_dict()['backbone.pos_embed'], (16, 12), (16, 16)))
+
+
+def test_patch_adaptation_is_noted_with_the_source_grid(tmp_path):
+    from vitpose_mm.checkpoints import convert_backbone_state_dict
+    model = ViT(img_size=(64, 48), patch_size=16, embed_dim=32, depth=2, num_heads=4, qkv_bias=True)
+    _, _, notes = convert_backbone_state_dict(mae_h14_like(), model)
+    assert notes[0] == ('patch_embed.proj.weight: 14x14 kernel brought to the model\'s 16x16 patches (pad); its '
+                        'position grid is 16x16 (224x224 pre-training input / 14x14 patches)')
+    assert notes[1].startswith("pos_embed resampled from a 16x16 to the model's 4x3 grid (bicubic")

@@ -7,6 +7,7 @@ Every loading path goes through :func:`fit_embeddings`: the pose-checkpoint load
 (:func:`vitpose_mm.checkpoints.fit_to_model`), the ``init_cfg`` loader (:mod:`vitpose_mm.checkpoints.backbone`)
 and ``ViT._load_from_state_dict`` (a plain ``model.load_state_dict``).
 """
+import math
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -71,6 +72,12 @@ def fit_embeddings(sd: Dict[str, torch.Tensor],
         sd[proj] = adapt_patch_kernel(sd[proj], own_proj.shape[2:], patch_padding)
         notes.append(f'{proj}: {src[0]}x{src[1]} kernel brought to the model\'s '
                      f'{own_proj.shape[2]}x{own_proj.shape[3]} patches ({patch_padding})')
+        rows = sd[pos].shape[1] - 1 if pos in sd and sd[pos].dim() == 3 else 0
+        side = math.isqrt(rows)
+        if rows and side * side == rows and src_grid is None and recorded_grid is None:
+            # the source's grid follows from its own patch size: MAE ViT-H/14 at 224 -> 16x16, not 14x14
+            notes[-1] += (f'; its position grid is {side}x{side} ({side * src[0]}x{side * src[1]} pre-training '
+                          f'input / {src[0]}x{src[1]} patches)')
         MMLogger.get_current_instance().info(notes[-1])
     own_pos = backbone.pos_embed
     if pos in sd and sd[pos].dim() == 3 and sd[pos].shape[-1] == own_pos.shape[-1] and sd[pos].shape[1] > 1:
