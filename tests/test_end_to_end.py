@@ -141,7 +141,8 @@ def test_checkpoint_with_other_shapes_is_refused_naming_the_key(trained, synthet
     assert proc.returncode != 0 and 'backbone.blocks.2' in proc.stderr
     proc = run([sys.executable, 'tools/test.py', DEMO_CFG, ckpt, '--work-dir', str(tmp_path), '--cfg-options',
                 *TINY, 'model.head.out_channels=16', *synthetic_options(synthetic)], check=False)
-    assert proc.returncode != 0 and 'size mismatch for head.final_layer.weight' in proc.stderr
+    assert proc.returncode != 0 and 'head.final_layer.weight: checkpoint (17, 128, 1, 1) vs model (16,' in proc.stderr
+    assert 'fix:        the checkpoint predicts 17 keypoints and the model 16' in proc.stderr
 
 
 def test_unreadable_image_is_named(synthetic, tmp_path):

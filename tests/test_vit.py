@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from vitpose_mm.models.backbones.pos_embed import infer_grid_shape, resize_pos_embed
+from vitpose_mm.models.layers.pos_embed import resize_pos_embed
 from vitpose_mm.models.backbones.vit import ViT
 
 SIZES = {'S': dict(embed_dim=384, depth=12, num_heads=12), 'B': dict(embed_dim=768, depth=12, num_heads=12)}
@@ -83,14 +83,6 @@ def test_pos_embed_resize_14x14_to_16x12_matches_independent_bicubic():
     mh, mw = _bicubic_1d_matrix(14, 16), _bicubic_1d_matrix(14, 12)
     expected = np.einsum('ih,jw,hwc->ijc', mh, mw, grid).reshape(16 * 12, c)
     np.testing.assert_allclose(out[0, 1:].numpy(), expected, atol=1e-5)
-
-
-def test_infer_grid_shape():
-    assert infer_grid_shape(196, (16, 12)) == (14, 14)
-    assert infer_grid_shape(192, (16, 12)) == (16, 12)
-    assert infer_grid_shape(432, (16, 12)) == (24, 18)
-    with pytest.raises(ValueError):
-        infer_grid_shape(0, (16, 12))
 
 
 def test_official_state_dict_with_cls_token_and_other_grid_loads():

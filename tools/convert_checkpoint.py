@@ -1,7 +1,8 @@
 """Convert a ViTPose checkpoint of any public layout to vitpose_mm, or a vitpose_mm checkpoint to HF transformers.
 
     python tools/convert_checkpoint.py SRC DST [--src-format FORMAT] [--dataset NAME] [--to vitpose_mm|hf]
-                                       [--config CONFIG [--cfg-options K=V ...]] [--verbose]
+                                       [--config CONFIG [--cfg-options K=V ...]] [--src-grid H W]
+                                       [--patch-padding pad|bilinear|bicubic] [--verbose]
     mim run vitpose_mm convert_checkpoint SRC DST ...
 
 SRC is a .pth/.pt/.safetensors file or an HF save_pretrained folder; it is read without running any code from it
@@ -49,7 +50,14 @@ def parse_args(argv=None):
                         'model is a released size')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override entries of --config, e.g. model.head.out_channels=14')
-    parser.add_argument('--verbose', action='store_true', help='list every dropped key')
+    parser.add_argument('--src-grid', nargs=2, type=int, metavar=('H', 'W'),
+                        help='position grid of SRC (patch rows x columns) when the file does not record it: '
+                        'needed to resample a non-square grid that is not the released 16x12 (official, mmpose, '
+                        'HF files are 16x12 unless this says otherwise)')
+    parser.add_argument('--patch-padding', choices=('pad', 'bilinear', 'bicubic'), default='pad',
+                        help='pre-training weights of another patch size (e.g. MAE ViT-H/14 for 16x16 patches): '
+                        'zero-pad the kernel (pad, the ViTPose paper\'s choice) or resize it')
+    parser.add_argument('--verbose', action='store_true', help='list every dropped key (and every mismatched key)')
     return parser.parse_args(argv)
 
 
@@ -129,9 +137,10 @@ def run(args) -> None:
     elif args.cfg_options:
         raise ValueError('--cfg-options needs --config')
     conv = convert_checkpoint(src, layout, args.dataset, keep_experts=args.to == 'hf',
-                              backbone=model.backbone if model is not None and layout == 'mae' else None)
+                              backbone=model.backbone if model is not None and layout == 'mae' else None,
+                              src_grid=args.src_grid, patch_padding=args.patch_padding)
     if model is not None:
-        fit_to_model(conv, model)
+        fit_to_model(conv, model, args.patch_padding, config=config, verbose=args.verbose)
         log(f'checked against the model: all {len(conv.state_dict)} tensors have its names and shapes')
     for note in conv.notes:
         log(f'note: {note}')

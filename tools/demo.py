@@ -33,6 +33,7 @@ from mmengine.logging import print_log
 
 from vitpose_mm.apis import (BBOX_FORMATS, BoxFile, IoUTracker, KeypointSmoother, PoseEstimator, as_boxes,
                              build_visualizer, draw_people, load_image)
+from vitpose_mm.checkpoints import CheckpointMismatchError
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pbm')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv', '.flv', '.ts')
@@ -44,7 +45,9 @@ def parse_args(argv=None):
     parser.add_argument('input', help='an image, a folder of images or a video file')
     parser.add_argument('--pose-config', required=True,
                         help='pose config file, or a config file name from the package configs/')
-    parser.add_argument('--pose-checkpoint', required=True, help='pose checkpoint (loaded strictly)')
+    parser.add_argument('--pose-checkpoint', required=True,
+                        help='pose checkpoint of any public layout (converted on the way; refused with a diagnosis '
+                        'when it does not fit)')
     parser.add_argument('--det-config', help='mmdet detector config file')
     parser.add_argument('--det-checkpoint', help='mmdet detector checkpoint')
     parser.add_argument('--bbox-file', help='COCO-format person boxes (detection results or an annotation file), '
@@ -221,9 +224,12 @@ def main(argv=None) -> dict:
     if not osp.isfile(args.pose_checkpoint) and '://' not in args.pose_checkpoint:
         raise SystemExit(f'error: pose checkpoint not found: {args.pose_checkpoint}')
     box_file = BoxFile(args.bbox_file) if args.bbox_file else None
-    estimator = PoseEstimator.from_config(
-        args.pose_config, args.pose_checkpoint, args.det_config, args.det_checkpoint, device=args.device,
-        det_cat_id=args.det_cat_id, bbox_thr=args.bbox_thr, nms_thr=args.nms_thr)
+    try:
+        estimator = PoseEstimator.from_config(
+            args.pose_config, args.pose_checkpoint, args.det_config, args.det_checkpoint, device=args.device,
+            det_cat_id=args.det_cat_id, bbox_thr=args.bbox_thr, nms_thr=args.nms_thr)
+    except CheckpointMismatchError as e:  # what the checkpoint is and the fix, without a traceback
+        raise SystemExit(f'error: {e}')
     start = time.time()
     if is_video:
         summary = run_video(args.input, estimator, args)

@@ -35,7 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def extract_student(state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], List[str]]:
     """The student's part of a distiller state dict, and the keys left out."""
-    sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state_dict.items()}
+    from vitpose_mm.checkpoints import strip_module_prefix
+    sd = strip_module_prefix(state_dict)
     student = {k: v for k, v in sd.items() if k.startswith(STUDENT_PREFIXES)}
     if not any(k.startswith('backbone.') for k in student) or not any(k.startswith('head.') for k in student):
         raise ValueError('no backbone.* and head.* weights: not a checkpoint of a pose model')
@@ -49,7 +50,8 @@ def extract_student(state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torc
 
 
 def check_loads(student: Dict[str, torch.Tensor], config: str) -> None:
-    """Build the config's model and load ``student`` into it strictly (errors name the keys)."""
+    """Build the config's model and load ``student`` into it through the package's one loader (all or nothing;
+    errors say what does not fit and the fix)."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
@@ -60,10 +62,11 @@ def check_loads(student: Dict[str, torch.Tensor], config: str) -> None:
     model_cfg = cfg.model
     if model_cfg.get('type') == 'KnowledgeTokenDistiller':
         raise ValueError(f'{config} is a distillation config; give the plain student config (e.g. a *-kt config)')
+    from vitpose_mm.checkpoints import CheckpointMismatchError, load_state_dict
     model = MODELS.build(model_cfg)
     try:
-        model.load_state_dict(student, strict=True)
-    except RuntimeError as e:
+        load_state_dict(model, student, 'the extracted student', config=config)
+    except CheckpointMismatchError as e:
         raise ValueError(f'the extracted student does not load into the model of {config}: {e}') from e
 
 
@@ -80,7 +83,8 @@ def main(argv=None) -> int:
         print(f'error: {args.checkpoint}: {e}', file=sys.stderr)
         return 1
     meta = dict(ckpt.get('meta', {})) if isinstance(ckpt, dict) else {}
-    meta = {k: v for k, v in meta.items() if k in ('dataset_meta', 'epoch', 'iter', 'seed', 'mmpose_version')}
+    meta = {k: v for k, v in meta.items() if k in ('dataset_meta', 'epoch', 'iter', 'seed', 'mmpose_version',
+                                                 'vitpose_mm')}  # vitpose_mm: the recorded position grid
     meta['extracted_from'] = osp.abspath(args.checkpoint)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     torch.save(dict(state_dict=student, meta=meta), args.out)

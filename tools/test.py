@@ -3,7 +3,8 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl] [--show-dir DIR]
     mim test vitpose_mm CONFIG --checkpoint CHECKPOINT ...
 
-The checkpoint is loaded strictly: missing, surplus or mis-shaped keys are an error that names them.
+The checkpoint goes through vitpose_mm.checkpoints.load_checkpoint (ViTPoseRunner): any public layout is converted
+on the way; one that does not fit stops with what it is, what the model is and the fix, and nothing is loaded.
 """
 import argparse
 import os
@@ -12,9 +13,9 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.fileio import dump
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
+from vitpose_mm.checkpoints import CheckpointMismatchError
 from vitpose_mm.utils import find_config
 
 
@@ -28,6 +29,10 @@ def parse_args(argv=None):
     parser.add_argument('--kpt-thr', type=float, default=0.3, help='keypoint score threshold when drawing')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, e.g. test_dataloader.batch_size=8')
+    parser.add_argument('--src-grid', nargs=2, type=int, metavar=('H', 'W'),
+                        help='position grid of the checkpoint when it does not record it and it is not square '
+                        '(e.g. 16 12 for 256x192 weights tested at another input size)')
+    parser.add_argument('--verbose', action='store_true', help='list every key when the checkpoint does not fit')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher for distributed testing')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -41,6 +46,14 @@ def merge_args(cfg: Config, args) -> Config:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    if 'runner_type' not in cfg:  # the one checkpoint loader, also for configs that name no runner
+        cfg.runner_type = 'ViTPoseRunner'
+    loading = dict(cfg.get('checkpoint_loading') or {})
+    if args.src_grid:
+        loading['src_grid'] = tuple(args.src_grid)
+    if args.verbose:
+        loading['verbose'] = True
+    cfg.checkpoint_loading = loading
     if args.show_dir:
         vis = cfg.default_hooks.visualization
         vis.update(enable=True, out_dir=args.show_dir, kpt_thr=args.kpt_thr)
@@ -60,8 +73,11 @@ def main(argv=None):
     cfg = Config.fromfile(find_config(args.config))
     cfg.merge_from_dict(args.cfg_options)
     cfg = merge_args(cfg, args)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    metrics = runner.test()
+    runner = RUNNERS.build(cfg)
+    try:
+        metrics = runner.test()
+    except CheckpointMismatchError as e:  # what the checkpoint is and the fix, without a traceback
+        raise SystemExit(f'error: {e}')
     if metrics:  # also as a file, for scripts (the runner logs them too)
         dump(metrics, osp.join(cfg.work_dir, 'metrics.json'), indent=2)
 

@@ -13,7 +13,6 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch.nn as nn
 from mmengine.logging import print_log
-from mmengine.runner import load_checkpoint
 from mmpose.apis import inference_topdown, init_model
 from mmpose.evaluation.functional import nms
 
@@ -96,7 +95,9 @@ class PoseEstimator:
                     det_cfg_options: Optional[dict] = None, **kwargs) -> 'PoseEstimator':
         """Build from config files (a config name of the package's ``configs/`` works without a path).
 
-        The pose checkpoint is loaded strictly: any missing, surplus or mis-shaped key is an error. Without
+        The pose checkpoint goes through :func:`vitpose_mm.checkpoints.load_checkpoint`: any public layout is
+        converted on the way, and one that does not fit raises ``CheckpointMismatchError`` (a ``RuntimeError``)
+        saying what it is and the fix, with the model untouched. Without
         ``pose_checkpoint`` the model keeps random weights (for tests). ``det_cfg_options`` overrides detector config
         entries, e.g. ``{'model.test_cfg.score_thr': 0.0}``. Other keyword arguments go to ``__init__``.
         """
@@ -104,14 +105,11 @@ class PoseEstimator:
         if pose_checkpoint is None:
             print_log('no pose checkpoint given: the pose model has random weights', 'current', logging.WARNING)
         else:
-            if not osp.isfile(pose_checkpoint) and '://' not in pose_checkpoint:
+            from vitpose_mm.checkpoints import load_checkpoint
+            if not osp.exists(pose_checkpoint) and '://' not in pose_checkpoint:
                 raise FileNotFoundError(f'pose checkpoint not found: {pose_checkpoint}')
-            try:
-                ckpt = load_checkpoint(pose_model, pose_checkpoint, map_location='cpu', strict=True)
-            except RuntimeError as e:
-                raise RuntimeError(f'cannot load pose checkpoint {pose_checkpoint} (convert foreign layouts with '
-                                   f'tools/convert_checkpoint.py): {e}') from e
-            meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+            ckpt = load_checkpoint(pose_model, pose_checkpoint, config=pose_config).checkpoint
+            meta = ckpt.get('meta') or {}
             if 'dataset_meta' in meta:  # as init_model does: the checkpoint's skeleton wins over the config's
                 pose_model.dataset_meta = meta['dataset_meta']
         pose_model.to(device)

@@ -14,10 +14,16 @@ import torch
 STANDARD_SIZES: Dict[Tuple[int, int], Tuple[str, int]] = {
     (384, 12): ('small', 12), (768, 12): ('base', 12), (1024, 24): ('large', 16), (1280, 32): ('huge', 16)}
 OFFICIAL_LAYER_NORM_EPS = 1e-6
+RELEASED_GRID = (16, 12)  # every released ViTPose checkpoint: 256x192 input, 16x16 patches
 # What the shipped COCO configs build, to tell which options a converted checkpoint needs on top of them.
 SHIPPED = dict(patch_size=(16, 16), grid=(16, 12), mlp_ratio=4.0, qkv_bias=True, num_keypoints=17,
                classic=dict(deconv_filters=(256, 256), deconv_kernels=(4, 4), final_kernel=1, upsample=0),
                simple=dict(deconv_filters=(), deconv_kernels=(), final_kernel=3, upsample=4))
+
+
+def shipped_config(size: Optional[str], decoder: str) -> str:
+    """The shipped COCO config of a released size (``base`` for others) and decoder (``classic``/``simple``)."""
+    return f'td-hm_ViTPose-{size or "base"}{"-simple" if decoder == "simple" else ""}_8xb64-210e_coco-256x192.py'
 
 
 @dataclass
@@ -70,8 +76,7 @@ class Arch:
 
     def config_name(self) -> str:
         """The shipped config to start from: the same size if released, else the base config of that decoder."""
-        size = self.size_name or 'base'
-        return f'td-hm_ViTPose-{size}{"-simple" if self.decoder == "simple" else ""}_8xb64-210e_coco-256x192.py'
+        return shipped_config(self.size_name, self.decoder)
 
     def cfg_options(self) -> Dict[str, object]:
         """``--cfg-options`` that turn :meth:`config_name` into this architecture (empty for a released model)."""
@@ -134,9 +139,11 @@ def infer_arch(sd: Dict[str, torch.Tensor], num_heads: Optional[int] = None, ups
                layer_norm_eps: float = OFFICIAL_LAYER_NORM_EPS) -> Arch:
     """Read the architecture off a vitpose_mm state dict; the keyword arguments are hints the weights lack.
 
-    ``grid`` defaults to the factorisation of the position rows closest to 4:3 (16x12 for 192 rows).
+    ``grid`` defaults to 16x12 for 192 position rows (every released model), the square grid for a square number
+    of rows, and otherwise the factorisation closest to ViTPose's 4:3 (h:w) input, marked as assumed: it only
+    describes the weights; resampling never relies on it (:func:`vitpose_mm.models.layers.pos_embed.source_grid`).
     """
-    from vitpose_mm.models.backbones.pos_embed import infer_grid_shape
+    from vitpose_mm.models.layers.pos_embed import AmbiguousGridError, source_grid
     try:
         pos, proj = sd['backbone.pos_embed'], sd['backbone.patch_embed.proj.weight']
         fc1 = sd['backbone.blocks.0.mlp.fc1.weight']
@@ -149,7 +156,14 @@ def infer_arch(sd: Dict[str, torch.Tensor], num_heads: Optional[int] = None, ups
         num_heads = STANDARD_SIZES[(embed_dim, depth)][1]
         assumed.append(f'num_heads={num_heads} (released ViTPose with embed {embed_dim}, depth {depth})')
     if grid is None:
-        grid = infer_grid_shape(pos.shape[1] - 1, (4, 3))
+        rows = pos.shape[1] - 1
+        try:
+            grid = source_grid(rows, default=RELEASED_GRID)[0]
+        except AmbiguousGridError:
+            grid = min(((h, rows // h) for h in range(1, rows + 1) if rows % h == 0),
+                       key=lambda g: abs(g[0] / g[1] - 4 / 3))
+            assumed.append(f'grid {grid[0]}x{grid[1]} (the 4:3 factorisation of {rows} rows; --src-grid says '
+                           'otherwise)')
     arch = Arch(embed_dim=embed_dim, depth=depth, patch_size=tuple(proj.shape[2:]), grid=tuple(grid),
                 mlp_ratio=fc1.shape[0] / embed_dim, qkv_bias='backbone.blocks.0.attn.qkv.bias' in sd,
                 num_heads=num_heads, in_channels=proj.shape[1], num_expert=max(len(experts), 1),

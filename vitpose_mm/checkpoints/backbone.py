@@ -1,14 +1,16 @@
 """Initialising the ViT backbone from pre-training weights (MAE/timm or mmpretrain names) or ViTPose weights."""
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
 
-from vitpose_mm.models.backbones.pos_embed import infer_grid_shape, resize_pos_embed
-from .io import load_file, state_dict_of
-from .layouts import MMPRETRAIN_PRETRAIN, to_vitpose_mm
+from .adapt import PATCH_PADDING_MODES, fit_embeddings
+from .convert import CheckpointMismatchError
+from .diagnose import describe_checkpoint, fix_for_kind, mismatch_message
+from .io import load_file, recorded_grid, state_dict_of
+from .layouts import MMPRETRAIN_PRETRAIN, add_zero_cls_row, to_vitpose_mm
 
 # Keys of pre-training checkpoints that ViTPose does not use, with the reason (first match wins).
 DROPPED_PRETRAIN_KEYS: List[Tuple[str, str]] = [
@@ -30,9 +32,8 @@ def detect_backbone_layout(sd: Dict[str, torch.Tensor]) -> str:
 
 
 def _strip_prefix(sd: Dict[str, torch.Tensor], prefix: Optional[str], dropped: Dict[str, str]):
-    if prefix is None:  # a whole pose/pre-training model: keep its backbone
-        prefix = next((p for p in ('module.backbone.', 'backbone.', 'module.') if any(k.startswith(p) for k in sd)),
-                      '')
+    if prefix is None:  # a whole pose/pre-training model: keep its backbone (``module.`` is gone: state_dict_of)
+        prefix = 'backbone.' if any(k.startswith('backbone.') for k in sd) else ''
     out = {}
     for k, v in sd.items():
         if k.startswith(prefix):
@@ -42,10 +43,19 @@ def _strip_prefix(sd: Dict[str, torch.Tensor], prefix: Optional[str], dropped: D
     return out
 
 
-def convert_backbone_state_dict(sd: Dict[str, torch.Tensor], model: nn.Module, prefix: Optional[str] = None):
-    """Map a backbone state dict to ``model``'s (a ``ViT``) names and grid.
+def convert_backbone_state_dict(sd: Dict[str, torch.Tensor], model: nn.Module, prefix: Optional[str] = None,
+                                src_grid: Optional[Sequence[int]] = None,
+                                recorded: Optional[Sequence[int]] = None, patch_padding: str = 'pad',
+                                source: str = 'the checkpoint'):
+    """Map a backbone state dict to ``model``'s (a ``ViT``) names, patch size and grid.
 
-    Returns ``(state_dict, dropped)`` where ``dropped`` maps every unused source key to the reason.
+    The patch kernel and position grid are fitted by :func:`vitpose_mm.checkpoints.adapt.fit_embeddings`:
+    ``patch_padding`` ('pad', 'bilinear', 'bicubic') for pre-training of another patch size (ViT-H/14),
+    ``src_grid`` / ``recorded`` for the source grid (else a square number of rows is a square grid; other
+    counts need one of them).
+
+    Returns ``(state_dict, dropped, notes)``: ``dropped`` maps every unused source key to the reason, ``notes`` say
+    what was changed.
     """
     dropped: Dict[str, str] = {}
     sd = _strip_prefix(sd, prefix, dropped)
@@ -63,29 +73,44 @@ def convert_backbone_state_dict(sd: Dict[str, torch.Tensor], model: nn.Module, p
             raise KeyError(f'checkpoint key {k!r} has no place in {type(model).__name__} '
                            f'(depth {getattr(model, "depth", "?")}); is it a checkpoint of another model size?')
         dropped[k] = reason
-    if 'pos_embed' in out:
-        pos = out['pos_embed']
-        if pos.shape[1] != own['pos_embed'].shape[1]:
-            has_cls_row = 'cls_token' in sd or layout == 'vitpose'
-            if not has_cls_row:  # mmpretrain with_cls_token=False: patch rows only
-                pos = torch.cat([pos.new_zeros(1, 1, pos.shape[2]), pos], dim=1)
-            src = infer_grid_shape(pos.shape[1] - 1, model.patch_shape)
-            out['pos_embed'] = resize_pos_embed(pos, src, model.patch_shape, num_extra_tokens=1)
+    pos = out.get('pos_embed')
+    if pos is not None and pos.dim() == 3 and 'cls_token' not in sd and layout == 'mmpretrain':
+        out['pos_embed'] = add_zero_cls_row(pos)  # mmpretrain with_cls_token=False: patch rows only
+    notes = fit_embeddings(out, model, '', src_grid, recorded, patch_padding=patch_padding, what=source)
     for k, v in out.items():
         if v.shape != own[k].shape:
             raise ValueError(f'shape mismatch for {k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}')
-    return out, dropped
+    return out, dropped, notes
 
 
-def load_backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = None) -> None:
+INIT_CFG_KEYS = ('type', 'checkpoint', 'prefix', 'map_location', 'src_grid', 'patch_padding')
+
+
+def load_backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = None,
+                          src_grid: Optional[Sequence[int]] = None, patch_padding: str = 'pad') -> None:
     """Load pre-training or ViTPose backbone weights into a ``ViT`` strictly; log what was dropped and why.
 
     Only ``last_norm`` (pre-training checkpoints have none that ViTPose uses) and ``extra_tokens`` (set by a
     distiller or learned from their random init) may be missing; any other missing or surplus key is an error that
-    names it.
+    names it. A kernel of another patch size is adapted (``patch_padding``), the position grid resampled (the source
+    grid: ``src_grid``, the file's recorded grid, or a square number of rows). Nothing is loaded unless all fits.
     """
+    if patch_padding not in PATCH_PADDING_MODES:
+        raise ValueError(f'init_cfg patch_padding must be one of {PATCH_PADDING_MODES}, got {patch_padding!r}')
     logger = MMLogger.get_current_instance()
-    sd, dropped = convert_backbone_state_dict(state_dict_of(load_file(path), path), model, prefix)
+    obj = load_file(path)
+    raw = state_dict_of(obj, path)
+    try:
+        sd, dropped, _ = convert_backbone_state_dict(raw, model, prefix, src_grid, recorded_grid(obj),
+                                                     patch_padding, source=path)
+    except (KeyError, ValueError) as e:
+        kind = describe_checkpoint(raw, obj.get('meta') if isinstance(obj, dict) else None)
+        if kind.kind not in ('vitpose+', 'distill'):  # the message of the error says it all
+            raise
+        reason = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        raise CheckpointMismatchError(mismatch_message(
+            path, kind.describe(), f'a plain {type(model).__name__} backbone (init_cfg)',
+            fix_for_kind(kind, path, model, None), reason=reason)) from e
     own = model.state_dict()
     missing = [k for k in own if k not in sd]
     not_allowed = [k for k in missing if not k.startswith('last_norm.') and k != 'extra_tokens']
@@ -97,3 +122,12 @@ def load_backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = N
         keys = [k for k, r in dropped.items() if r == reason]
         logger.info(f'  dropped {len(keys)} keys ({", ".join(keys[:4])}{", ..." if len(keys) > 4 else ""}): '
                     f'{reason}')
+
+
+def load_backbone_init_cfg(model: nn.Module, cfg: dict) -> None:
+    """``init_cfg=dict(type='Pretrained', checkpoint=PATH[, prefix, src_grid, patch_padding])`` of a ``ViT``."""
+    unknown = set(cfg) - set(INIT_CFG_KEYS)
+    if unknown:
+        raise ValueError(f'unknown keys {sorted(unknown)} in ViT init_cfg {cfg}; accepted: {list(INIT_CFG_KEYS)}')
+    load_backbone_weights(model, cfg['checkpoint'], prefix=cfg.get('prefix'), src_grid=cfg.get('src_grid'),
+                          patch_padding=cfg.get('patch_padding', 'pad'))

@@ -9,8 +9,11 @@ One path for all layouts (tables in :mod:`.layouts`):
 3. ViTPose+ (experts, extra heads): keep one dataset. Its expert is folded into each block's ``mlp.fc2`` (the
    official ``tools/model_split.py`` does the same), its head becomes ``head``: a plain single-dataset ViTPose whose
    outputs equal the ViTPose+ model's for that dataset;
-4. with a target model: resample ``pos_embed`` to its grid and check every key and shape *before* loading anything,
-   so a checkpoint that does not fit is refused with all mismatches named and the model untouched.
+4. with a target model (:func:`fit_to_model`): adapt the patch kernel to its patch size, resample ``pos_embed`` to
+   its grid (:mod:`vitpose_mm.checkpoints.adapt`; the source grid by the one rule of
+   :func:`vitpose_mm.models.layers.pos_embed.source_grid`) and check every key and shape *before* loading
+   anything, so a checkpoint that does not fit is refused with a diagnosis (:mod:`.diagnose`) and the model
+   untouched. :func:`vitpose_mm.checkpoints.load_checkpoint` is that path ending in the model.
 """
 import os
 import os.path as osp
@@ -18,16 +21,18 @@ import re
 import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 
-from vitpose_mm.models.backbones.pos_embed import infer_grid_shape, resize_pos_embed
-from .arch import Arch, arch_of_model, infer_arch
+from vitpose_mm.models.layers.pos_embed import AmbiguousGridError, source_grid
+from .adapt import fit_embeddings
+from .arch import RELEASED_GRID, Arch, arch_of_model, infer_arch
+from .diagnose import fix_for_arch, mismatch_message
 from .hf import hf_config_for, hints_from_hf_config, layer_norm_eps_note, read_hf_config, read_hf_folder, \
     save_hf_folder
-from .io import load_file, state_dict_of
+from .io import load_file, recorded_grid, state_dict_of
 from .layouts import DATASETS, HF, LAYOUTS, Renamed, detect_layout, from_vitpose_mm, to_vitpose_mm
 
 _EXPERT = re.compile(r'^(backbone\.blocks\.(\d+)\.mlp)\.experts\.(\d+)\.(weight|bias)$')
@@ -35,8 +40,11 @@ _EXTRA_HEAD = re.compile(r'^associate_heads\.(\d+)\.(.+)$')
 _DATASET_NAMES = {index: name for name, (index, _) in DATASETS.items()}
 
 
-class CheckpointMismatchError(ValueError):
-    """A checkpoint that does not fit the model: every missing, surplus and mis-shaped key is in the message."""
+class CheckpointMismatchError(ValueError, RuntimeError):
+    """A checkpoint that does not fit the model; the message says what it is, what the model is, and the fix.
+
+    A ``ValueError`` (bad input) and, like ``torch``'s strict ``load_state_dict``, a ``RuntimeError``.
+    """
 
 
 @dataclass
@@ -45,6 +53,7 @@ class Source:
     state_dict: Dict[str, torch.Tensor]
     path: str
     hf_config: Optional[dict] = None
+    grid: Optional[Tuple[int, int]] = None  # recorded in the file's meta (this package's checkpoints)
 
 
 @dataclass
@@ -57,7 +66,8 @@ class Conversion:
     dataset: Optional[str] = None
     dropped: Dict[str, str] = field(default_factory=dict)  # source key -> reason
     notes: List[str] = field(default_factory=list)
-    grid_known: bool = False  # arch.grid read from the source (HF config.json) or the model, not guessed
+    grid_known: bool = False  # arch.grid by the grid rule (stated, recorded, layout default, square), not assumed
+    grid_reason: str = ''
 
     @property
     def backbone_only(self) -> bool:
@@ -66,9 +76,10 @@ class Conversion:
     def meta(self) -> dict:
         """Plain data (loads under ``weights_only=True``) for the checkpoint's ``meta``."""
         from vitpose_mm import __version__
+        grid = dict(grid=list(self.arch.grid), patch_size=list(self.arch.patch_size)) if self.grid_known else {}
         return dict(vitpose_mm=dict(version=__version__, converted_from=osp.basename(self.source),
                                     layout=self.layout, dataset=self.dataset, arch=self.arch.to_dict(),
-                                    dropped=dict(self.dropped), notes=list(self.notes)))
+                                    dropped=dict(self.dropped), notes=list(self.notes), **grid))
 
 
 # ---- reading ----------------------------------------------------------------------------------------------------
@@ -78,13 +89,12 @@ def read_source(path: str) -> Source:
     if osp.isdir(path):
         sd, cfg, _ = read_hf_folder(path)
         return Source(sd, path, cfg)
-    sd = state_dict_of(load_file(path), path)
-    if len(sd) and all(k.startswith('module.') for k in sd):  # saved from a DDP-wrapped model
-        sd = {k[len('module.'):]: v for k, v in sd.items()}
+    obj = load_file(path)
+    sd = state_dict_of(obj, path)
     beside = osp.join(osp.dirname(osp.abspath(path)), 'config.json')
     cfg = read_hf_config(beside) if any(k.startswith('backbone.encoder.layer.') for k in sd) and \
         osp.isfile(beside) else None
-    return Source(sd, path, cfg)
+    return Source(sd, path, cfg, recorded_grid(obj))
 
 
 # ---- converting -------------------------------------------------------------------------------------------------
@@ -93,7 +103,9 @@ def convert_state_dict(sd: Dict[str, torch.Tensor],
                        dataset: Optional[str] = None,
                        hf_config: Optional[dict] = None,
                        keep_experts: bool = False,
-                       source: str = '<memory>') -> Conversion:
+                       source: str = '<memory>',
+                       src_grid: Optional[Sequence[int]] = None,
+                       recorded: Optional[Sequence[int]] = None) -> Conversion:
     """Convert a pose checkpoint's tensors to vitpose_mm names (steps 2 and 3 of the module docstring).
 
     Args:
@@ -106,6 +118,8 @@ def convert_state_dict(sd: Dict[str, torch.Tensor],
             with the released models' values.
         keep_experts: keep all experts (for writing an HF MoE model) when no dataset is given.
         source: where ``sd`` came from, for messages.
+        src_grid: the (h, w) position grid of the weights when the caller knows it better than the file.
+        recorded: the grid the file records (``meta['vitpose_mm']['grid']``).
     """
     name = detect_layout(list(sd)) if layout == 'auto' else layout
     if name not in LAYOUTS:
@@ -122,9 +136,23 @@ def convert_state_dict(sd: Dict[str, torch.Tensor],
     if hints:
         note = layer_norm_eps_note(hints['layer_norm_eps'])
         notes += [note] if note else []
-    arch = infer_arch(renamed.state_dict, **hints)
+    grid, reason = _grid_rule(renamed.state_dict, name, src_grid, hints.pop('grid', recorded), source)
+    arch = infer_arch(renamed.state_dict, grid=grid, **hints)
     return Conversion(renamed.state_dict, name, arch, source, dataset, renamed.dropped, notes,
-                      grid_known='grid' in hints)
+                      grid_known=grid is not None, grid_reason=reason)
+
+
+def _grid_rule(sd: Dict[str, torch.Tensor], layout: str, given, recorded, source: str):
+    """The weights' grid by the one rule (stated, recorded, layout default, square), or (None, '') when it
+    cannot say; then nothing may be resampled, and a model of another grid is refused."""
+    pos = sd.get('backbone.pos_embed')
+    if pos is None:
+        return None, ''
+    default = RELEASED_GRID if layout in ('official', 'mmpose', 'hf') else None
+    try:
+        return source_grid(pos.shape[1] - 1, given, recorded, default, what=source)
+    except AmbiguousGridError:
+        return None, ''
 
 
 def _select_dataset(renamed: Renamed, dataset: Optional[str], keep_experts: bool) -> List[str]:
@@ -199,68 +227,73 @@ def convert_checkpoint(path: Union[str, Source],
                        layout: str = 'auto',
                        dataset: Optional[str] = None,
                        keep_experts: bool = False,
-                       backbone: Optional[nn.Module] = None) -> Conversion:
+                       backbone: Optional[nn.Module] = None,
+                       src_grid: Optional[Sequence[int]] = None,
+                       patch_padding: str = 'pad') -> Conversion:
     """Read (unless ``path`` is a :class:`Source` already) and convert a checkpoint file or HF folder.
 
     Pre-training weights (layout ``mae``) become a backbone-only checkpoint for ``backbone`` (a ``ViT``, whose grid
-    the position embedding is resampled to) through :func:`vitpose_mm.checkpoints.convert_backbone_state_dict`.
+    the position embedding is resampled to, and whose patch size the kernel is adapted to by ``patch_padding``)
+    through :func:`vitpose_mm.checkpoints.convert_backbone_state_dict`. ``src_grid``: see :func:`convert_state_dict`.
     """
     src = path if isinstance(path, Source) else read_source(path)
     path = src.path
     name = detect_layout(list(src.state_dict)) if layout == 'auto' else layout
     if name != 'mae':
-        return convert_state_dict(src.state_dict, name, dataset, src.hf_config, keep_experts, source=src.path)
+        return convert_state_dict(src.state_dict, name, dataset, src.hf_config, keep_experts, source=src.path,
+                                  src_grid=src_grid, recorded=src.grid)
     from .backbone import convert_backbone_state_dict
     if backbone is None:
         raise ValueError(f'{path} holds pre-training weights (no pose head): give the backbone (a vitpose_mm config '
                          'with --config) whose grid the position embedding is resampled to')
     if dataset is not None:
         raise ValueError('dataset applies to ViTPose+ checkpoints, not to pre-training weights')
-    sd, dropped = convert_backbone_state_dict(src.state_dict, backbone)
+    sd, dropped, notes = convert_backbone_state_dict(src.state_dict, backbone, src_grid=src_grid,
+                                                     recorded=src.grid, patch_padding=patch_padding)
     sd = {'backbone.' + k: v for k, v in sd.items()}
     hints = arch_of_model(backbone)
     hints.pop('upsample')
     arch = infer_arch(sd, **hints)
-    notes = [f'backbone.pos_embed resampled to the {arch.grid[0]}x{arch.grid[1]} grid of the target backbone',
-             'backbone only: load it with init_cfg=dict(type="Pretrained", checkpoint=...) in the backbone config']
-    return Conversion(sd, 'mae', arch, src.path, None, dropped, notes, grid_known=True)
+    notes.append('backbone only: load it with init_cfg=dict(type="Pretrained", checkpoint=...) in the backbone '
+                 'config')
+    return Conversion(sd, 'mae', arch, src.path, None, dropped, notes, grid_known=True, grid_reason='the model\'s')
 
 
 # ---- checking against a model, loading, saving ------------------------------------------------------------------
-def fit_to_model(conv: Conversion, model: nn.Module) -> Conversion:
-    """Resample ``pos_embed`` to ``model``'s grid, then check every key and shape (all mismatches in one error);
-    on success ``conv.arch`` takes what the weights do not say (heads, decoder upsampling) from the model.
+def fit_to_model(conv: Conversion, model: nn.Module, patch_padding: str = 'pad', config: Optional[str] = None,
+                 allow_missing: Sequence[str] = (), verbose: Optional[bool] = None) -> Conversion:
+    """Fit the embeddings to ``model`` (patch size, position grid; :func:`.adapt.fit_embeddings`), then check every
+    key and shape; on success ``conv.arch`` takes what the weights do not say (heads, decoder upsampling) from the
+    model.
 
     ``model`` is a vitpose_mm pose model (``backbone`` + ``head``); for a backbone-only conversion only the
     backbone keys are compared, and ``last_norm`` may be missing (pre-training weights have none ViTPose uses).
+    ``allow_missing``: model keys the checkpoint may lack. ``config`` names the model's config in the fix.
+
+    Raises:
+        CheckpointMismatchError: what the checkpoint is, what the model is, the fix, and the keys (grouped unless
+        ``verbose``); nothing is changed. AmbiguousGridError: see :func:`source_grid`.
     """
     own = model.state_dict()
-    sd, notes = dict(conv.state_dict), []
-    key = 'backbone.pos_embed'
-    if key in sd and key in own and sd[key].shape != own[key].shape and sd[key].shape[-1] == own[key].shape[-1]:
-        dst = tuple(model.backbone.patch_shape)
-        # as the ViT's own load hook does, unless the source said its grid (HF config.json)
-        src = conv.arch.grid if conv.grid_known else infer_grid_shape(sd[key].shape[1] - 1, dst)
-        sd[key] = resize_pos_embed(sd[key], src, dst, num_extra_tokens=1)
-        notes.append(f"{key} resampled from a {src[0]}x{src[1]} to the model's {dst[0]}x{dst[1]} grid (bicubic)")
-    wanted = [k for k in own if not conv.backbone_only or (k.startswith('backbone.')
-                                                            and not k.startswith('backbone.last_norm.'))]
+    sd = dict(conv.state_dict)
+    notes = fit_embeddings(sd, model.backbone, 'backbone.', conv.arch.grid if conv.grid_known else None,
+                           patch_padding=patch_padding, what=conv.source, reason=conv.grid_reason)
+    wanted = [k for k in own if k not in allow_missing and (not conv.backbone_only or (
+        k.startswith('backbone.') and not k.startswith('backbone.last_norm.')))]
     missing = [k for k in wanted if k not in sd]
     surplus = [k for k in sd if k not in own]
     shapes = [f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}' for k in sd
               if k in own and sd[k].shape != own[k].shape]
     if missing or surplus or shapes:
         try:
-            model_arch = infer_arch(own, **arch_of_model(model)).describe()
+            model_arch = infer_arch(own, **arch_of_model(model))
         except (KeyError, AttributeError, IndexError):
-            model_arch = type(model).__name__
-        lines = [f'{conv.source} does not fit the model; nothing was loaded.',
-                 f'  checkpoint: {conv.arch.describe()}', f'  model:      {model_arch}']
-        for title, items in (('shape mismatches', shapes), ('missing in the checkpoint', missing),
-                             ('not in the model', surplus)):
-            if items:
-                lines.append(f'  {len(items)} {title}: ' + ', '.join(items[:6]) + (' ...' if len(items) > 6 else ''))
-        raise CheckpointMismatchError('\n'.join(lines))
+            model_arch = None
+        fix = fix_for_arch(conv.arch, model_arch, conv.source, config) if model_arch else None
+        raise CheckpointMismatchError(mismatch_message(
+            conv.source, f'{conv.arch.describe()} ({conv.layout} layout)',
+            model_arch.describe() if model_arch else type(model).__name__, fix, missing, surplus, shapes,
+            verbose=verbose))
     conv.state_dict, conv.grid_known = sd, True
     conv.notes += notes
     hints = arch_of_model(model)  # what the weights do not say (heads, upsampling), from the model
@@ -268,17 +301,6 @@ def fit_to_model(conv: Conversion, model: nn.Module) -> Conversion:
     if conv.backbone_only:
         hints.pop('upsample')
     conv.arch = infer_arch(sd, **hints)
-    return conv
-
-
-def load_checkpoint(model: nn.Module, path: str, layout: str = 'auto', dataset: Optional[str] = None) -> Conversion:
-    """Convert any pose checkpoint layout and load it into ``model`` strictly: all or nothing."""
-    src = read_source(path)
-    if (detect_layout(list(src.state_dict)) if layout == 'auto' else layout) == 'mae':
-        raise ValueError(f'{path} holds pre-training weights (no pose head): load them with the backbone\'s '
-                         'init_cfg=dict(type="Pretrained", checkpoint=...)')
-    conv = fit_to_model(convert_checkpoint(src, layout, dataset), model)
-    model.load_state_dict(conv.state_dict, strict=True)
     return conv
 
 
@@ -305,4 +327,4 @@ def save_hf(conv: Conversion, folder: str) -> dict:
 
 
 __all__ = ['CheckpointMismatchError', 'Conversion', 'Source', 'read_source', 'convert_state_dict',
-           'convert_checkpoint', 'fit_to_model', 'load_checkpoint', 'save_checkpoint', 'save_hf', 'detect_layout']
+           'convert_checkpoint', 'fit_to_model', 'save_checkpoint', 'save_hf', 'detect_layout']

@@ -1,9 +1,11 @@
 """Reading checkpoint files without ever running code from them."""
 import os
 import pickle
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Tuple
 
 import torch
+
+MODULE_PREFIX = 'module.'  # what DDP / DataParallel put before every key
 
 
 def load_file(path: str) -> Any:
@@ -31,7 +33,8 @@ def load_file(path: str) -> Any:
 
 
 def state_dict_of(obj: Any, path: str = '<memory>') -> Dict[str, torch.Tensor]:
-    """The tensor dict inside a checkpoint: ``state_dict`` (mmengine/mmcv), ``model`` (MAE) or the dict itself."""
+    """The tensor dict inside a checkpoint: ``state_dict`` (mmengine/mmcv), ``model`` (MAE) or the dict itself,
+    without the ``module.`` prefix of a model saved inside DDP (:func:`strip_module_prefix`)."""
     if isinstance(obj, dict):
         for key in ('state_dict', 'model', 'module'):
             if isinstance(obj.get(key), dict):
@@ -39,4 +42,29 @@ def state_dict_of(obj: Any, path: str = '<memory>') -> Dict[str, torch.Tensor]:
                 break
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ValueError(f'{path} holds no state dict of tensors (looked under "state_dict", "model", "module")')
-    return dict(obj)
+    return strip_module_prefix(obj)
+
+
+def strip_module_prefix(sd: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """``sd`` without the ``module.`` that DDP puts before every key (only when every key has it)."""
+    if sd and all(k.startswith(MODULE_PREFIX) for k in sd):
+        return {k[len(MODULE_PREFIX):]: v for k, v in sd.items()}
+    return dict(sd)
+
+
+def recorded_grid(checkpoint: Any) -> Optional[Tuple[int, int]]:
+    """The position grid a checkpoint written by this package records (``meta['vitpose_mm']['grid']``), or None."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    ours = meta.get('vitpose_mm') if isinstance(meta, dict) else None
+    grid = ours.get('grid') if isinstance(ours, dict) else None
+    return (int(grid[0]), int(grid[1])) if grid is not None else None
+
+
+def grid_record(model: torch.nn.Module) -> Dict[str, Any]:
+    """What a checkpoint of ``model`` records for :func:`recorded_grid`: its ViT's grid and patch size (or nothing
+    for a model without a ViT backbone)."""
+    backbone = getattr(model, 'backbone', model)
+    if not hasattr(backbone, 'patch_shape'):
+        return {}
+    return dict(grid=[int(s) for s in backbone.patch_shape],
+                patch_size=[int(s) for s in backbone.patch_embed.proj.kernel_size])

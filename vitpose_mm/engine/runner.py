@@ -1,24 +1,37 @@
-"""mmengine's Runner with strict, clearly reported checkpoint loading."""
+"""mmengine's Runner with all-or-nothing checkpoint loading that says what does not fit, checkpoints that record
+their position grid and are written atomically, and data-parallel training on machines without CUDA."""
 import os
 import os.path as osp
-from typing import Sequence, Tuple
+from typing import Any, Dict, Optional
 
 import torch
 from mmengine.dist import is_main_process
-from mmengine.runner import Runner
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
 from .dist import cpu_ddp_wrapper_cfg
+
+LOAD_OPTIONS = ('layout', 'dataset', 'src_grid', 'patch_padding', 'verbose')
+
+
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model
 
 
 # registered in mmengine's root registry: runners are built by `RUNNERS.build(cfg)` there, outside any scope
 @RUNNERS.register_module()
 class ViTPoseRunner(Runner):
-    """``mmengine.runner.Runner`` whose ``load_from``/``--resume``/``--checkpoint`` loads are strict.
+    """``mmengine.runner.Runner`` whose ``load_from``/``--resume``/``--checkpoint`` go through
+    :func:`vitpose_mm.checkpoints.load_checkpoint`.
 
     mmengine's default (``strict=False``) only logs a warning for missing, surplus or mis-shaped keys and goes on
-    with a half-loaded model. Here any such mismatch stops the run with an error naming the file and the keys.
-    Initialising a backbone from pre-training weights is the job of ``init_cfg`` (see ``ViT``), not of ``load_from``.
+    with a half-loaded model. Here a checkpoint of any public layout is converted on the way (official, mmpose 1.x,
+    HF; position grid and patch size fitted), and one that does not fit stops the run with what it is, what the
+    model is and the fix; the model is left untouched. Options of that loading come from the config's
+    ``checkpoint_loading = dict(src_grid=(h, w), dataset=..., layout=..., patch_padding=..., verbose=...)``.
+    Initialising a backbone from pre-training weights is the job of ``init_cfg`` (see ``ViT``), not of
+    ``load_from``. Saved checkpoints record the ViT's grid in ``meta['vitpose_mm']``.
     """
 
     def wrap_model(self, model_wrapper_cfg, model):
@@ -26,26 +39,33 @@ class ViTPoseRunner(Runner):
             model_wrapper_cfg = cpu_ddp_wrapper_cfg(self.cfg)  # gloo on CPU: see vitpose_mm/engine/dist.py
         return super().wrap_model(model_wrapper_cfg, model)
 
-    def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs):
-        """mmengine's save, made atomic for local folders: written to ``FILENAME.part``, then renamed.
+    def load_checkpoint(self, filename: str, map_location: Any = 'cpu', strict: bool = True,
+                        revise_keys: Any = None) -> Dict[str, Any]:
+        """Load ``filename`` into the model (all or nothing) and return the whole checkpoint (``meta`` ... for
+        ``resume``). ``map_location``, ``strict`` and ``revise_keys`` are mmengine's and ignored: tensors are read
+        on the CPU, loading is always strict, and DDP's ``module.`` is always stripped."""
+        from vitpose_mm.checkpoints import load_checkpoint
+        options = dict(self.cfg.get('checkpoint_loading') or {})
+        unknown = set(options) - set(LOAD_OPTIONS)
+        if unknown:
+            raise ValueError(f'unknown checkpoint_loading options {sorted(unknown)}; accepted: {list(LOAD_OPTIONS)}')
+        config = getattr(self.cfg, 'filename', None)
+        loaded = load_checkpoint(_unwrap(self.model), filename, config=config, **options)
+        self.logger.info(f'Load checkpoint from {filename}')
+        return loaded.checkpoint
 
-        A process killed while writing leaves at most a ``.part`` file, which neither ``--resume`` (it reads the
-        ``last_checkpoint`` file, written after the save) nor a user mistakes for a checkpoint.
-        """
+    def save_checkpoint(self, out_dir: str, filename: str, *args, meta: Optional[dict] = None, **kwargs) -> None:
+        """mmengine's, with the ViT's position grid and patch size in ``meta['vitpose_mm']`` (so that a later load
+        into a model of another grid resamples from the right one, 16x12 vs 12x16), written atomically."""
+        from vitpose_mm.checkpoints import grid_record
+        meta = dict(meta or {})
+        record = grid_record(_unwrap(self.model))
+        if record:
+            meta['vitpose_mm'] = {**record, **dict(meta.get('vitpose_mm') or {})}
         if '://' in str(out_dir) or not is_main_process():  # remote storage; other ranks write nothing (mmengine)
-            return super().save_checkpoint(out_dir, filename, *args, **kwargs)
+            return super().save_checkpoint(out_dir, filename, *args, meta=meta, **kwargs)
+        # atomic for local folders: a process killed while writing leaves at most FILENAME.part, which neither
+        # `--resume` (it reads `last_checkpoint`, written after the save) nor a user takes for a checkpoint
         part = f'{filename}.part'
-        super().save_checkpoint(out_dir, part, *args, **kwargs)
+        super().save_checkpoint(out_dir, part, *args, meta=meta, **kwargs)
         os.replace(osp.join(out_dir, part), osp.join(out_dir, filename))
-
-    def load_checkpoint(self,
-                        filename: str,
-                        map_location: str = 'cpu',
-                        strict: bool = True,
-                        revise_keys: Sequence[Tuple[str, str]] = ((r'^module.', ''), )):
-        if '://' not in filename and not osp.isfile(filename):
-            raise FileNotFoundError(f'checkpoint not found: {filename}')
-        try:
-            return super().load_checkpoint(filename, map_location, strict, list(revise_keys))
-        except RuntimeError as e:
-            raise RuntimeError(f'cannot load checkpoint {filename} into {type(self.model).__name__}: {e}') from e

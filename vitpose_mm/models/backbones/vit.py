@@ -31,7 +31,7 @@ from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
 
 from vitpose_mm.engine.optim_wrappers.layer_decay_guard import watch_layer_decay
-from .pos_embed import infer_grid_shape, resize_pos_embed
+from vitpose_mm.models.layers.pos_embed import resize_pos_embed
 
 
 def _pair(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -185,8 +185,9 @@ class ViT(BaseBackbone):
         num_extra_tokens: extra tokens carried through the blocks (0: none, and no ``extra_tokens`` parameter).
         extra_tokens_trainable: whether ``extra_tokens`` is learned (True) or frozen (False).
         fused_attn: use ``F.scaled_dot_product_attention`` (True) or the written-out attention (False).
-        init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=PATH)`` loads MAE/timm, mmpretrain or
-            ViTPose backbone weights through :func:`vitpose_mm.checkpoints.load_backbone_weights`.
+        init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=PATH[, prefix, src_grid,
+            patch_padding])`` loads MAE/timm, mmpretrain or ViTPose backbone weights, also of another patch size,
+            through :func:`vitpose_mm.checkpoints.load_backbone_weights`.
     """
 
     def __init__(self,
@@ -278,11 +279,8 @@ class ViT(BaseBackbone):
         """Random init is done in ``__init__``; a ``Pretrained`` init_cfg loads weights strictly, by layout."""
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            from vitpose_mm.checkpoints import load_backbone_weights
-            unknown = set(cfg) - {'type', 'checkpoint', 'prefix', 'map_location'}
-            if unknown:
-                raise ValueError(f'unknown keys {sorted(unknown)} in ViT init_cfg {cfg}')
-            load_backbone_weights(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
+            from vitpose_mm.checkpoints.backbone import load_backbone_init_cfg
+            load_backbone_init_cfg(self, cfg)
             self._is_init = True
             return
         super().init_weights()
@@ -304,20 +302,18 @@ class ViT(BaseBackbone):
             return int(name.split('.')[1]) + 1, max_id
         return max_id, max_id
 
-    # ---- loading weights of other grids / with the unused cls_token --------------------------------------
+    # ---- plain `load_state_dict` of official weights (other grids, the unused cls_token) --------------------
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs):
         # Official checkpoints may carry an unused `cls_token`; the official model never reads it.
         if state_dict.pop(prefix + 'cls_token', None) is not None:
             MMLogger.get_current_instance().info(f'dropped {prefix}cls_token: unused by ViTPose (no class token)')
-        key = prefix + 'pos_embed'
-        pos = state_dict.get(key)
-        if pos is not None and pos.dim() == 3 and pos.shape[1] != self.pos_embed.shape[1] \
-                and pos.shape[2] == self.pos_embed.shape[2] and pos.shape[1] > 1:
-            src = infer_grid_shape(pos.shape[1] - 1, self.patch_shape)
-            state_dict[key] = resize_pos_embed(pos, src, self.patch_shape, num_extra_tokens=1)
-            MMLogger.get_current_instance().info(
-                f'resized {key} from a {src[0]}x{src[1]} to a {self.patch_shape[0]}x{self.patch_shape[1]} grid')
+        # The one fitting of patch kernel and grid (vitpose_mm.checkpoints.adapt). A raw state dict says nothing of
+        # its layout: ViTPose names are taken as official (16x12 for 192 rows). vitpose_mm.checkpoints.
+        # load_checkpoint fits them before this runs, with the file's recorded grid.
+        from vitpose_mm.checkpoints.adapt import fit_embeddings
+        from vitpose_mm.checkpoints.arch import RELEASED_GRID
+        fit_embeddings(state_dict, self, prefix, default_grid=RELEASED_GRID)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
 

@@ -6,14 +6,14 @@ iteration, with a message naming the file.
 """
 import copy
 import os.path as osp
-from typing import Dict, Iterable, Optional, Tuple, Union
+from typing import Iterable, Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config
 from torch import nn
 
 from mmpose.registry import MODELS
-from vitpose_mm.checkpoints import load_file, state_dict_of
+from vitpose_mm.checkpoints import CheckpointMismatchError, load_file, load_state_dict, state_dict_of
 from vitpose_mm.utils import configs_dir
 
 TOKEN_KEY = 'backbone.extra_tokens'
@@ -105,33 +105,28 @@ def check_compatible(teacher: dict, name: str, student: dict, data_preprocessor:
 
 
 # ---- weights --------------------------------------------------------------------------------------------
-def _without_module_prefix(sd: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in sd.items()}
-
-
 def load_teacher_checkpoint(model: nn.Module, path: Optional[str], name: str,
                             allow_missing: Iterable[str] = ()) -> None:
-    """Load ``path`` into ``model`` strictly (only ``allow_missing`` may be absent); errors name both files."""
+    """Load ``path`` into ``model`` through :func:`vitpose_mm.checkpoints.load_state_dict` (all or nothing; only
+    ``allow_missing`` may be absent), but never resampled: a trained teacher at another resolution is not this
+    teacher. Errors name both files and say what the checkpoint is."""
     if not path:
         raise ValueError(f'the teacher ({name}) needs a checkpoint: teacher=dict(config=..., checkpoint=PATH)')
     if '://' in path:
         raise ValueError(f'teacher checkpoint {path}: only local files are supported')
-    sd = _without_module_prefix(state_dict_of(load_file(path), path))
+    ckpt = load_file(path)
+    sd = state_dict_of(ckpt, path)
     own = model.state_dict()
     pos = 'backbone.pos_embed'
     if pos in sd and pos in own and sd[pos].shape != own[pos].shape:
-        # ViT would resample it silently; a trained teacher at another resolution is not this teacher
         raise ValueError(f'teacher checkpoint {path} was made for another input size than the teacher config '
                          f'{name}: {pos} {tuple(sd[pos].shape)} vs {tuple(own[pos].shape)}')
     try:
-        result = model.load_state_dict(sd, strict=False)
-    except RuntimeError as e:  # shape mismatches, e.g. another keypoint count or width
-        detail = ' '.join(str(e).split())  # torch's message spans lines
+        load_state_dict(model, sd, path, ckpt if isinstance(ckpt, dict) else None, allow_missing=allow_missing,
+                        config=name)
+    except CheckpointMismatchError as e:
+        detail = ' '.join(str(e).split())  # one line, for logs
         raise ValueError(f'teacher checkpoint {path} does not fit the teacher config {name}: {detail}') from e
-    missing = [k for k in result.missing_keys if k not in set(allow_missing)]
-    if missing or result.unexpected_keys:
-        raise ValueError(f'teacher checkpoint {path} does not fit the teacher config {name}: missing keys '
-                         f'{missing[:8]}, unexpected keys {result.unexpected_keys[:8]}')
 
 
 def freeze(module: nn.Module) -> None:
@@ -161,7 +156,7 @@ def read_token(path: str, key: str = TOKEN_KEY) -> torch.Tensor:
     """The (1, n, C) tokens stored under ``key`` in a checkpoint (a stage-1 run, or an extracted model)."""
     if not path:
         raise ValueError('knowledge_token needs the checkpoint of a stage-1 run: knowledge_token=dict(checkpoint=...)')
-    sd = _without_module_prefix(state_dict_of(load_file(path), path))
+    sd = state_dict_of(load_file(path), path)
     if key not in sd:
         raise KeyError(f'{path} holds no {key!r}: is it a stage-1 (token learning) checkpoint? It has '
                        f'{len(sd)} tensors, e.g. {sorted(sd)[:4]}')

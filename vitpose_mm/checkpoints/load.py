@@ -1,0 +1,145 @@
+"""The one way a pose model is loaded from a checkpoint: all or nothing, with a diagnosis when it does not fit.
+
+Every entry point calls :func:`load_checkpoint` (or :func:`load_state_dict` for tensors already in memory): the
+runner's ``load_from`` / ``--resume`` / ``--checkpoint`` (``ViTPoseRunner``), ``tools/test.py``, ``tools/demo.py``,
+``PoseEstimator``, the distiller's teacher and ``tools/extract_student.py``. The steps:
+
+1. the tensors without DDP's ``module.`` (:func:`.io.state_dict_of`);
+2. a checkpoint with exactly the model's keys and shapes, and no recorded grid other than the model's, is loaded
+   as it is (this package's own checkpoints, bit for bit);
+3. otherwise a wrong kind of checkpoint (pre-training or backbone-only weights, an unconverted ViTPose+ file for a
+   plain model, a distillation checkpoint, an unknown layout) is refused with what it is and the fix
+   (:mod:`.diagnose`); any other is converted (layout, renames, expert folding with ``dataset``, the one grid rule,
+   patch-size adaptation: :mod:`.convert`, :mod:`.adapt`) and checked key by key against the model;
+4. only then ``model.load_state_dict(strict=True)``: a refused checkpoint leaves every parameter as it was.
+"""
+import os
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger
+
+from vitpose_mm.models.layers.pos_embed import AmbiguousGridError
+from .convert import CheckpointMismatchError, Source, convert_checkpoint, fit_to_model
+from .diagnose import describe_checkpoint, describe_model, fix_for_kind, mismatch_message
+from .hf import read_hf_folder
+from .io import load_file, recorded_grid, state_dict_of
+
+
+@dataclass
+class Loaded:
+    """What :func:`load_checkpoint` did: the checkpoint as read (``meta``, optimizer ... for ``--resume``), its
+    layout, and the notes on every tensor changed on the way (empty when loaded as it is)."""
+    checkpoint: Dict[str, Any]
+    layout: str = 'as is'
+    notes: List[str] = field(default_factory=list)
+
+
+def read_checkpoint(path: str) -> Dict[str, Any]:
+    """A checkpoint file (weights only, never code), an URL (mmengine's loaders), or an HF ``save_pretrained``
+    folder (as ``{'state_dict': ..., 'hf_config': ...}``)."""
+    path = os.fspath(path)
+    if '://' in path:
+        from mmengine.runner import CheckpointLoader
+        return CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    if osp.isdir(path):
+        sd, cfg, _ = read_hf_folder(path)
+        return {'state_dict': sd, 'hf_config': cfg}
+    obj = load_file(path)
+    return obj if isinstance(obj, dict) else {'state_dict': obj}
+
+
+def load_checkpoint(model: nn.Module, path: str, layout: str = 'auto', dataset: Optional[str] = None,
+                    src_grid: Optional[Sequence[int]] = None, patch_padding: str = 'pad',
+                    allow_missing: Iterable[str] = (), config: Optional[str] = None,
+                    verbose: Optional[bool] = None) -> Loaded:
+    """Load any pose checkpoint (file, URL or HF folder; any layout) into ``model`` strictly: all or nothing.
+
+    Args:
+        model: the pose model (a vitpose_mm ``TopdownPoseEstimator``; other models are loaded by exact keys only).
+        path: the checkpoint.
+        layout: ``auto`` or a layout name (:data:`vitpose_mm.checkpoints.LAYOUTS`).
+        dataset: ViTPose+ files: the dataset whose expert and head to keep (``coco``, ``aic`` ...).
+        src_grid: the (h, w) position grid of the weights, when the file does not record it.
+        patch_padding: kernel adaptation for weights of another patch size: ``pad``, ``bilinear`` or ``bicubic``.
+        allow_missing: model keys the checkpoint may lack (they keep their values).
+        config: the model's config name, for the fix in messages.
+        verbose: list every key in errors (default: the ``VITPOSE_MM_VERBOSE`` environment variable).
+
+    Raises:
+        FileNotFoundError, RuntimeError: unreadable file. CheckpointMismatchError: it does not fit (what it is, what
+        the model is, the fix); nothing was loaded.
+    """
+    path = os.fspath(path)
+    if '://' not in path and not osp.exists(path):
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    ckpt = read_checkpoint(path)
+    return load_state_dict(model, state_dict_of(ckpt, path), path, ckpt, layout, dataset, src_grid, patch_padding,
+                           allow_missing, config, verbose)
+
+
+def load_state_dict(model: nn.Module, sd: Dict[str, torch.Tensor], source: str = '<memory>',
+                    checkpoint: Optional[Dict[str, Any]] = None, layout: str = 'auto',
+                    dataset: Optional[str] = None, src_grid: Optional[Sequence[int]] = None,
+                    patch_padding: str = 'pad', allow_missing: Iterable[str] = (), config: Optional[str] = None,
+                    verbose: Optional[bool] = None) -> Loaded:
+    """:func:`load_checkpoint` for tensors in memory (``checkpoint``: the whole file, for its ``meta``)."""
+    checkpoint = checkpoint if checkpoint is not None else {'state_dict': sd}
+    allow_missing = set(allow_missing)
+    own = model.state_dict()
+    grid = recorded_grid(checkpoint)
+    backbone = getattr(model, 'backbone', None)
+    model_grid = tuple(backbone.patch_shape) if hasattr(backbone, 'patch_shape') else None
+    same_grid = (src_grid or grid) is None or model_grid is None or tuple(src_grid or grid) == model_grid
+    if same_grid and layout in ('auto', 'vitpose_mm') and dataset is None and _fits(sd, own, allow_missing):
+        model.load_state_dict(sd, strict=not allow_missing)
+        return Loaded(checkpoint)
+    kind = describe_checkpoint(sd, checkpoint.get('meta'))
+    if model_grid is None:  # not a ViTPose model: nothing to convert, say what does not fit
+        raise _mismatch(source, kind.describe(), type(model).__name__, None, sd, own, allow_missing, verbose)
+    fix = fix_for_kind(kind, source, model, config) if layout == 'auto' and dataset is None else None
+    if fix is not None:
+        raise _mismatch(source, kind.describe(), describe_model(model), fix, sd, own, allow_missing, verbose)
+    src = Source(sd, source, checkpoint.get('hf_config'), grid)
+    try:
+        conv = convert_checkpoint(src, layout, dataset, keep_experts=bool(getattr(backbone, 'part_features', 0)),
+                                  src_grid=src_grid)
+        if conv.backbone_only:  # e.g. --src-format mae given for a pose model
+            raise ValueError('backbone weights only, no pose head')
+        fit_to_model(conv, model, patch_padding, config, allow_missing, verbose)
+    except CheckpointMismatchError:
+        raise
+    except (ValueError, KeyError) as e:
+        reason = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        fix = None if isinstance(e, AmbiguousGridError) else fix_for_kind(kind, source, model, config) or (
+            f'see what it holds: python tools/convert_checkpoint.py {source} out.pth --config {config or "CONFIG"}')
+        raise CheckpointMismatchError(mismatch_message(source, kind.describe(), describe_model(model), fix,
+                                                       reason=reason, verbose=verbose)) from e
+    model.load_state_dict(conv.state_dict, strict=not allow_missing)
+    logger = MMLogger.get_current_instance()
+    logger.info(f'loaded {source} ({conv.layout} layout): {len(conv.state_dict)} tensors, {len(conv.dropped)} '
+                'dropped')
+    for note in conv.notes:
+        logger.info(f'  {note}')
+    return Loaded(checkpoint, conv.layout, conv.notes)
+
+
+def _fits(sd: Dict[str, torch.Tensor], own: Dict[str, torch.Tensor], allow_missing: set) -> bool:
+    return set(sd) <= set(own) and set(own) - set(sd) <= allow_missing and \
+        all(sd[k].shape == own[k].shape for k in sd)
+
+
+def _mismatch(source: str, checkpoint: str, model: str, fix: Optional[str], sd: Dict[str, torch.Tensor],
+              own: Dict[str, torch.Tensor], allow_missing: set, verbose: Optional[bool]) -> CheckpointMismatchError:
+    missing = [k for k in own if k not in sd and k not in allow_missing]
+    surplus = [k for k in sd if k not in own]
+    shapes = [f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}' for k in sd
+              if k in own and sd[k].shape != own[k].shape]
+    return CheckpointMismatchError(mismatch_message(source, checkpoint, model, fix, missing, surplus, shapes,
+                                                    verbose=verbose))
+
+
+__all__ = ['Loaded', 'load_checkpoint', 'load_state_dict', 'read_checkpoint']
