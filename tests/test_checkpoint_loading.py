@@ -111,18 +111,23 @@ def test_source_grid_rule():
         source_grid(432, default=(16, 12))
 
 
-def test_saved_checkpoints_record_the_grid(monkeypatch):
+def test_saved_checkpoints_record_the_grid(monkeypatch, tmp_path):
     from mmengine.runner import Runner
 
     from vitpose_mm.engine.runner import ViTPoseRunner
     seen = {}
-    monkeypatch.setattr(Runner, 'save_checkpoint', lambda self, out_dir, filename, *a, meta=None, **k:
-                        seen.update(meta=meta))
+
+    def save(self, out_dir, filename, *a, meta=None, **k):
+        seen.update(meta=meta, filename=filename)
+        (tmp_path / filename).write_bytes(b'weights')
+    monkeypatch.setattr(Runner, 'save_checkpoint', save)
 
     runner = ViTPoseRunner.__new__(ViTPoseRunner)  # only what save_checkpoint reads
     runner.model = target_model((192, 256))
-    runner.save_checkpoint('/nowhere', 'x.pth', meta={'epoch': 3})
+    runner.save_checkpoint(str(tmp_path), 'x.pth', meta={'epoch': 3})
     assert seen['meta'] == {'epoch': 3, 'vitpose_mm': {'grid': [12, 16], 'patch_size': [16, 16]}}
+    # written under another name, then renamed: a kill during the write leaves no x.pth
+    assert seen['filename'] == 'x.pth.part' and sorted(p.name for p in tmp_path.iterdir()) == ['x.pth']
 
 
 # ---- patch-size adaptation ----------------------------------------------------------------------------------------
