@@ -2,6 +2,6 @@ from .checkpoint_globals import allow_mmengine_checkpoints
 from .dist import allow_cpu_distributed
 from .hooks import EpochSeedHook
 from .optim_wrappers import ViTPoseLayerDecayOptimWrapperConstructor
-from .runner import ViTPoseRunner
+from .runner import CheckpointMixin, ViTPoseFlexibleRunner, ViTPoseRunner
 
-__all__ = ['ViTPoseRunner', 'EpochSeedHook', 'ViTPoseLayerDecayOptimWrapperConstructor', 'allow_mmengine_checkpoints', 'allow_cpu_distributed']
+__all__ = ['ViTPoseRunner', 'ViTPoseFlexibleRunner', 'CheckpointMixin', 'EpochSeedHook', 'ViTPoseLayerDecayOptimWrapperConstructor', 'allow_mmengine_checkpoints', 'allow_cpu_distributed']

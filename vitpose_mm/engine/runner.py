@@ -8,7 +8,7 @@ import torch
 from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.runner import FlexibleRunner, Runner
 
 from .dist import cpu_ddp_wrapper_cfg
 
@@ -19,25 +19,25 @@ def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
 
 
-# registered in mmengine's root registry: runners are built by `RUNNERS.build(cfg)` there, outside any scope
-@RUNNERS.register_module()
-class ViTPoseRunner(Runner):
-    """``mmengine.runner.Runner`` whose ``load_from``/``--resume``/``--checkpoint`` go through
-    :func:`vitpose_mm.checkpoints.load_checkpoint`.
+class CheckpointMixin:
+    """Checkpoint loading and saving shared by :class:`ViTPoseRunner` and :class:`ViTPoseFlexibleRunner`.
 
+    ``load_from`` / ``--resume`` / ``--checkpoint`` go through :func:`vitpose_mm.checkpoints.load_checkpoint`:
     mmengine's default (``strict=False``) only logs a warning for missing, surplus or mis-shaped keys and goes on
     with a half-loaded model. Here a checkpoint of any public layout is converted on the way (official, mmpose 1.x,
     HF; position grid and patch size fitted), and one that does not fit stops the run with what it is, what the
     model is and the fix; the model is left untouched. Options of that loading come from the config's
     ``checkpoint_loading = dict(src_grid=(h, w), dataset=..., layout=..., patch_padding=..., verbose=...)``.
     Initialising a backbone from pre-training weights is the job of ``init_cfg`` (see ``ViT``), not of
-    ``load_from``. Saved checkpoints record the ViT's grid in ``meta['vitpose_mm']``.
+    ``load_from``. Saved checkpoints record the ViT's grid in ``meta['vitpose_mm']`` and are written atomically.
     """
 
-    def wrap_model(self, model_wrapper_cfg, model):
-        if self.distributed and model_wrapper_cfg is None and not torch.cuda.is_available():
-            model_wrapper_cfg = cpu_ddp_wrapper_cfg(self.cfg)  # gloo on CPU: see vitpose_mm/engine/dist.py
-        return super().wrap_model(model_wrapper_cfg, model)
+    def _loading_options(self) -> dict:
+        options = dict(self.cfg.get('checkpoint_loading') or {})
+        unknown = set(options) - set(LOAD_OPTIONS)
+        if unknown:
+            raise ValueError(f'unknown checkpoint_loading options {sorted(unknown)}; accepted: {list(LOAD_OPTIONS)}')
+        return options
 
     def load_checkpoint(self, filename: str, map_location: Any = 'cpu', strict: bool = True,
                         revise_keys: Any = None) -> Dict[str, Any]:
@@ -45,12 +45,14 @@ class ViTPoseRunner(Runner):
         ``resume``). ``map_location``, ``strict`` and ``revise_keys`` are mmengine's and ignored: tensors are read
         on the CPU, loading is always strict, and DDP's ``module.`` is always stripped."""
         from vitpose_mm.checkpoints import load_checkpoint
-        options = dict(self.cfg.get('checkpoint_loading') or {})
-        unknown = set(options) - set(LOAD_OPTIONS)
-        if unknown:
-            raise ValueError(f'unknown checkpoint_loading options {sorted(unknown)}; accepted: {list(LOAD_OPTIONS)}')
-        config = getattr(self.cfg, 'filename', None)
-        loaded = load_checkpoint(_unwrap(self.model), filename, config=config, **options)
+        options = self._loading_options()
+        model = _unwrap(self.model)
+        if type(model).__name__ == 'FullyShardedDataParallel':  # sharded parameters: no key-by-key fitting here
+            raise NotImplementedError(
+                f'load_from with a sharded (FSDP) model: convert {filename} to this package\'s layout first '
+                '(python tools/convert_checkpoint.py IN OUT --config CONFIG), then resume or load it with the '
+                'FSDP strategy\'s own loader')
+        loaded = load_checkpoint(model, filename, config=getattr(self.cfg, 'filename', None), **options)
         self.logger.info(f'Load checkpoint from {filename}')
         return loaded.checkpoint
 
@@ -69,3 +71,21 @@ class ViTPoseRunner(Runner):
         part = f'{filename}.part'
         super().save_checkpoint(out_dir, part, *args, meta=meta, **kwargs)
         os.replace(osp.join(out_dir, part), osp.join(out_dir, filename))
+
+
+# registered in mmengine's root registry: runners are built by `RUNNERS.build(cfg)` there, outside any scope
+@RUNNERS.register_module()
+class ViTPoseRunner(CheckpointMixin, Runner):
+    """``mmengine.runner.Runner`` with :class:`CheckpointMixin`'s loading and saving, and data-parallel training on
+    machines without CUDA (gloo)."""
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        if self.distributed and model_wrapper_cfg is None and not torch.cuda.is_available():
+            model_wrapper_cfg = cpu_ddp_wrapper_cfg(self.cfg)  # gloo on CPU: see vitpose_mm/engine/dist.py
+        return super().wrap_model(model_wrapper_cfg, model)
+
+
+@RUNNERS.register_module()
+class ViTPoseFlexibleRunner(CheckpointMixin, FlexibleRunner):
+    """``mmengine.runner.FlexibleRunner`` (strategies: DDP, FSDP, DeepSpeed) with :class:`CheckpointMixin`'s
+    loading and saving (``runner_type = 'ViTPoseFlexibleRunner'``)."""
