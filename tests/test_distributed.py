@@ -40,6 +40,6 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     two = [(a['loss'] + b['loss']) / 2 for a, b in zip(r0, r1)]
     single = [s['loss'] for s in one]
     rel = max(abs(x - y) / abs(y) for x, y in zip(two, single))
-    assert rel < 0.05, (two, single)
+    assert rel < 1e-3, (two, single)  # measured 9.7e-5 (docs/training.md)
     drift = max((w0[k] - w_one[k]).abs().max().item() for k in params)
-    assert drift < 0.05
+    assert drift < 2e-3  # measured 2.5e-4
