@@ -11,9 +11,10 @@ DEMO_CFG = osp.join(ROOT, 'configs', 'demo', 'td-hm_ViTPose-tiny_1xb32-12e_synth
 
 
 def tiny_config(data_root: str, work: str, hooks: str, epochs: int = 2, augment: bool = False,
-                drop_path: float = 0.0) -> str:
+                drop_path: float = 0.0, extra: str = '') -> str:
     """Write a config deriving from the demo one: 2 blocks of 64 channels, ``hooks`` (a Python list literal of
-    custom hooks), optionally without the random box transform; returns its path."""
+    custom hooks), optionally without the random box transform, ``extra`` config lines appended; returns its
+    path."""
     os.makedirs(work, exist_ok=True)
     path = osp.join(work, 'cfg.py')
     pipeline = '' if augment else """
@@ -31,6 +32,7 @@ train_cfg = dict(max_epochs={epochs})
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=-1))
 train_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict({pipeline}
     data_root={data_root + '/'!r}))
+{extra}
 """)
     return path
 

@@ -29,6 +29,8 @@ class ProbeHook(Hook):
         os.makedirs(self.out_dir, exist_ok=True)
         with open(os.path.join(self.out_dir, f'probe_rank{rank}.json'), 'w') as f:
             json.dump(self.records, f)
+        if 'FullyShardedDataParallel' in type(runner.model).__name__:
+            return  # sharded parameters: the runner's own (full) checkpoint holds the weights
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         torch.save(model.state_dict(), os.path.join(self.out_dir, f'probe_rank{rank}.pth'))
 

@@ -67,6 +67,13 @@ class ViTPoseLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if isinstance(names, str) or not all(isinstance(n, str) for n in names):
             raise ValueError(f'paramwise_cfg.no_decay_names must be a list of str, got {names!r}')
 
+    def __call__(self, model: nn.Module):
+        # FSDP (mmengine's FSDPStrategy builds the optimizer after wrapping): with use_orig_params=True the
+        # parameters are 1-D views into sharded flat parameters, some of them empty on a rank, so `ndim` no longer
+        # tells a matrix from a bias. Read the original shapes once, with the full parameters gathered.
+        self._shapes = _original_shapes(model)
+        return super().__call__(model)
+
     def add_params(self, params: List[dict], module: nn.Module, *args, **kwargs) -> None:
         """Append ViTPose's layer-decay param groups for ``module`` (the unwrapped model) to ``params``.
 
@@ -91,21 +98,23 @@ class ViTPoseLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
         no_decay = {_BACKBONE_PREFIX + n for n in getattr(backbone, 'no_weight_decay', set)()}
         extra_no_decay = set(self.paramwise_cfg.get('no_decay_names', ()))
-        param_names = {name for name, _ in model.named_parameters()}
+        shapes = getattr(self, '_shapes', None) or {}
+        named = [(_clean(name), param) for name, param in model.named_parameters()]
+        param_names = {name for name, _ in named}
         missing = sorted(extra_no_decay - param_names)
         if missing:
             raise ValueError(f'paramwise_cfg.no_decay_names {missing} are not parameters of the model')
         no_decay |= extra_no_decay
 
         groups: Dict[Tuple[int, bool], dict] = {}
-        for name, param in model.named_parameters():
+        for name, param in named:
             if not param.requires_grad:
                 continue
             if name.startswith(_BACKBONE_PREFIX):
                 layer_id, _ = backbone.get_layer_depth(name, _BACKBONE_PREFIX)
             else:
                 layer_id = max_layer_id
-            decay = param.ndim > 1 and name not in no_decay
+            decay = len(shapes.get(name, param.shape)) > 1 and name not in no_decay
             key = (layer_id, decay)
             if key not in groups:
                 scale = rate**(max_layer_id - layer_id)
@@ -125,8 +134,28 @@ class ViTPoseLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         # Sorted by layer, the decayed group first, so the log reads from the input up.
         for key in sorted(groups, key=lambda k: (k[0], not k[1])):
             group = groups[key]
-            numel = sum(p.numel() for p in group['params'])
+            numel = sum(p.numel() for p in group['params'])  # this rank's share under FSDP
             logger.info(f"{type(self).__name__}: {group['group_name']}: lr_scale={group['lr_scale']:.6g} "
                         f"lr={group['lr']:.6g} weight_decay={group.get('weight_decay', 'optimizer default')} "
                         f"tensors={len(group['params'])} params={numel:,}")
             params.append(group)
+
+
+_WRAPPER_SEGMENTS = ('_fsdp_wrapped_module.', '_checkpoint_wrapped_module.', '_orig_mod.')
+
+
+def _clean(name: str) -> str:
+    """A parameter name without the segments FSDP, activation checkpointing and torch.compile insert."""
+    for segment in _WRAPPER_SEGMENTS:
+        name = name.replace(segment, '')
+    return name
+
+
+def _original_shapes(model: nn.Module) -> Dict[str, Tuple[int, ...]]:
+    """Parameter name (cleaned) -> shape as built; under FSDP read with the full parameters summoned (a collective:
+    every rank builds its optimizer, so every rank takes part)."""
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    if not isinstance(model, FSDP):
+        return {_clean(n): tuple(p.shape) for n, p in model.named_parameters()}
+    with FSDP.summon_full_params(model, writeback=False, offload_to_cpu=True):
+        return {_clean(n): tuple(p.shape) for n, p in model.named_parameters()}

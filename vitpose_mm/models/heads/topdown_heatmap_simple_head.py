@@ -185,7 +185,9 @@ class TopdownHeatmapSimpleHead(HeatmapHead):
                 tuple of features, of which ``feats[in_index]`` is used.
 
         Returns:
-            Tensor: Heatmaps of shape (B, out_channels, H, W).
+            Tensor: Heatmaps of shape (B, out_channels, H, W), in float32 whatever the compute dtype: mmpose's
+            loss, accuracy and decoding hand them to numpy, which has no bfloat16 (a bf16 model, FSDP mixed
+            precision or autocast would otherwise fail there).
         """
         x = feats if isinstance(feats, Tensor) else feats[self.in_index]
         if self.upsample > 0:
@@ -194,7 +196,7 @@ class TopdownHeatmapSimpleHead(HeatmapHead):
                               align_corners=self.align_corners)
         x = self.deconv_layers(x)
         x = self.conv_layers(x)
-        return self.final_layer(x)
+        return self.final_layer(x).float()
 
 
 DECONV_1X_DEFAULTS = dict(deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4))  # HeatmapHead's

@@ -1,0 +1,50 @@
+# ViTPose-H, sharded data-parallel training (FSDP);
+# otherwise as ../coco/td-hm_ViTPose-huge_8xb64-210e_coco-256x192.py
+# ViTPose-H with the classic decoder, COCO 256x192, official recipe. Model, batch size and optimizer are here; data, pipelines,
+# schedule and runtime in ../_base_/coco-256x192.py.
+_base_ = ['../_base_/coco-256x192.py']
+
+# Sharded training (FSDP) through mmengine's FlexibleRunner: each ViT block is one FSDP unit, parameters in bfloat16
+# with float32 gradient reduction, full (unsharded) checkpoints that any vitpose_mm model loads, gradient
+# checkpointing in every block; the layer-decay groups see the original parameter shapes (docs/training.md).
+# Launch: bash tools/dist_train.sh THIS_CONFIG 8  (CPU: see tests/test_fsdp.py)
+runner_type = 'ViTPoseFlexibleRunner'
+strategy = dict(
+    type='FSDPStrategy',
+    state_dict_cfg='full',
+    model_wrapper=dict(
+        use_orig_params=True,
+        auto_wrap_policy=dict(type='vit_block_wrap_policy'),
+        mixed_precision=dict(param_dtype='bfloat16', reduce_dtype='float32', buffer_dtype='float32')))
+
+model = dict(
+    backbone=dict(
+        type='ViT',
+        img_size=(256, 192),
+        patch_size=16,
+        embed_dim=1280,
+        depth=32,
+        num_heads=16,
+        ratio=1,
+        use_checkpoint=True,
+        mlp_ratio=4,
+        qkv_bias=True,
+        drop_path_rate=0.55,
+        # MAE's ViT-H/14 as published (224x224, 14x14 patches, a 16x16 grid): the kernel is zero-padded to 16x16
+        # (patch_padding='pad', as the ViTPose authors; or 'bilinear'/'bicubic') and pos_embed resampled to 16x12
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_huge.pth', patch_padding='pad')),
+    head=dict(
+        type='TopdownHeatmapSimpleHead',
+        in_channels=1280,
+        out_channels=17,
+        num_deconv_layers=2,
+        num_deconv_filters=(256, 256),
+        num_deconv_kernels=(4, 4),
+        final_layer=dict(kernel_size=1)))
+
+train_dataloader = dict(batch_size=64)  # per GPU; 8 GPUs -> 512
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.1),
+    constructor='ViTPoseLayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(num_layers=32, layer_decay_rate=0.85),
+    clip_grad=dict(max_norm=1., norm_type=2))
