@@ -37,11 +37,14 @@ train_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict({p
     return path
 
 
-def run_train(cfg: str, work: str, args: Sequence[str] = (), nproc: int = 1, check: bool = True):
+def run_train(cfg: str, work: str, args: Sequence[str] = (), nproc: int = 1, check: bool = True,
+              validate: bool = False):
     """tools/train.py (through torchrun with ``--launcher pytorch`` when ``nproc > 1``) with tests/ importable."""
     env = {**os.environ, 'PYTHONPATH': os.pathsep.join([osp.join(ROOT, 'tests'), os.environ.get('PYTHONPATH', '')]),
            'OMP_NUM_THREADS': '1'}
-    train = [osp.join(ROOT, 'tools', 'train.py'), cfg, '--work-dir', str(work), '--no-validate', *args]
+    train = [osp.join(ROOT, 'tools', 'train.py'), cfg, '--work-dir', str(work), *args]
+    if not validate:
+        train.insert(4, '--no-validate')
     if nproc > 1:
         cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(nproc), '--master_port',
                '29533', *train, '--launcher', 'pytorch']
