@@ -154,11 +154,13 @@ def test_width_mismatch_goes_through_a_trained_projection(files):
     assert torch.equal(model.knowledge_token, token)  # the teacher's token stays frozen
     assert not torch.equal(model.token_proj.weight.detach(), w)  # the crossing is learned
     sd = model.state_dict()
-    torch.testing.assert_close(sd['backbone.extra_tokens'], token @ model.token_proj.weight.detach().t())
+    # the student's backbone has no token of its own: the checkpoint holds the frozen token and the learned map
+    assert 'backbone.extra_tokens' not in sd and {'knowledge_token', 'token_proj.weight'} <= set(sd)
     assert not any(k.startswith('teacher.') for k in sd)
     # the extracted student gives the distiller's outputs, without teacher, token file or projection
     student, dropped = extract_student.extract_student(sd)
     assert dropped == ['knowledge_token', 'token_proj.weight']
+    torch.testing.assert_close(student['backbone.extra_tokens'], token @ model.token_proj.weight.detach().t())
     cfg = model_cfg(embed=16)
     plain = MODELS.build(dict(cfg, backbone=dict(cfg['backbone'], num_extra_tokens=1))).eval()
     plain.load_state_dict(student, strict=True)
@@ -183,7 +185,7 @@ def test_the_student_starts_as_without_distillation(files):
 
 def test_frozen_projection_option(files):
     model = distiller(knowledge_token=dict(checkpoint=files['stage1'], proj_trainable=False))
-    assert not model.token_proj.weight.requires_grad and not model.backbone.extra_tokens.requires_grad
+    assert not model.token_proj.weight.requires_grad and model.backbone.num_extra_tokens == 0
     assert all(n.startswith(('backbone.', 'head.')) for n, p in model.named_parameters() if p.requires_grad)
 
 
@@ -200,10 +202,13 @@ def test_teacher_frozen_in_eval_mode_without_grads_and_out_of_the_checkpoint(fil
     assert not model.teacher.training and model.backbone.training
     sd = model.state_dict()
     assert not any(k.startswith('teacher.') for k in sd)
-    # resume: a checkpoint of the distiller loads back strictly (torch and mmengine), the teacher is untouched
+    # resume: a checkpoint of the distiller loads back strictly (torch and mmengine), the teacher is untouched; teacher
+    # weights in a state dict are surplus keys like any other (no hook drops or injects them)
     fresh = distiller(teacher=files['teacher'], heatmap_distill=dict(type='KeypointMSELoss'))
     fresh.load_state_dict(sd, strict=True)
-    mmengine_load_state_dict(fresh, {**sd, 'teacher.head.final_layer.bias': torch.ones(17)}, strict=True)
+    mmengine_load_state_dict(fresh, sd, strict=True)
+    with pytest.raises(RuntimeError, match=r'unexpected key.*teacher\.head\.final_layer\.bias'):
+        mmengine_load_state_dict(fresh, {**sd, 'teacher.head.final_layer.bias': torch.ones(17)}, strict=True)
     assert all(torch.equal(v, before[k]) for k, v in snapshot(fresh.teacher).items())
 
 
