@@ -166,7 +166,8 @@ class FrozenTeacher:
 
 
 def build_teacher(model: dict, name: str, checkpoint: Optional[str]) -> nn.Module:
-    """The frozen teacher network of stage 2: built from its model dict, loaded strictly from ``checkpoint``."""
+    """The teacher network of stage 2: built from its model dict, loaded strictly from ``checkpoint`` (frozen by
+    :class:`FrozenTeacher`)."""
     model = copy.deepcopy(model)
     model.pop('init_cfg', None)
     (model.get('backbone') or {}).pop('init_cfg', None)  # pre-training weights: the checkpoint has everything
@@ -175,7 +176,6 @@ def build_teacher(model: dict, name: str, checkpoint: Optional[str]) -> nn.Modul
         raise ValueError(f'teacher config {name} builds a {type(teacher).__name__} without backbone and head; a '
                          'top-down heatmap estimator (TopdownPoseEstimator) is needed')
     load_teacher_checkpoint(teacher, checkpoint, name)
-    freeze(teacher)
     return teacher
 
 
