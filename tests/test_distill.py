@@ -154,11 +154,13 @@ def test_width_mismatch_goes_through_a_trained_projection(files):
     assert torch.equal(model.knowledge_token, token)  # the teacher's token stays frozen
     assert not torch.equal(model.token_proj.weight.detach(), w)  # the crossing is learned
     sd = model.state_dict()
-    torch.testing.assert_close(sd['backbone.extra_tokens'], token @ model.token_proj.weight.detach().t())
+    # the student's backbone has no token of its own: the checkpoint holds the frozen token and the learned map
+    assert 'backbone.extra_tokens' not in sd and {'knowledge_token', 'token_proj.weight'} <= set(sd)
     assert not any(k.startswith('teacher.') for k in sd)
     # the extracted student gives the distiller's outputs, without teacher, token file or projection
     student, dropped = extract_student.extract_student(sd)
     assert dropped == ['knowledge_token', 'token_proj.weight']
+    torch.testing.assert_close(student['backbone.extra_tokens'], token @ model.token_proj.weight.detach().t())
     cfg = model_cfg(embed=16)
     plain = MODELS.build(dict(cfg, backbone=dict(cfg['backbone'], num_extra_tokens=1))).eval()
     plain.load_state_dict(student, strict=True)
@@ -183,7 +185,7 @@ def test_the_student_starts_as_without_distillation(files):
 
 def test_frozen_projection_option(files):
     model = distiller(knowledge_token=dict(checkpoint=files['stage1'], proj_trainable=False))
-    assert not model.token_proj.weight.requires_grad and not model.backbone.extra_tokens.requires_grad
+    assert not model.token_proj.weight.requires_grad and model.backbone.num_extra_tokens == 0
     assert all(n.startswith(('backbone.', 'head.')) for n, p in model.named_parameters() if p.requires_grad)
 
 
@@ -200,11 +202,111 @@ def test_teacher_frozen_in_eval_mode_without_grads_and_out_of_the_checkpoint(fil
     assert not model.teacher.training and model.backbone.training
     sd = model.state_dict()
     assert not any(k.startswith('teacher.') for k in sd)
-    # resume: a checkpoint of the distiller loads back strictly (torch and mmengine), the teacher is untouched
+    # resume: a checkpoint of the distiller loads back strictly (torch and mmengine), the teacher is untouched; teacher
+    # weights in a state dict are surplus keys like any other (no hook drops or injects them)
     fresh = distiller(teacher=files['teacher'], heatmap_distill=dict(type='KeypointMSELoss'))
     fresh.load_state_dict(sd, strict=True)
-    mmengine_load_state_dict(fresh, {**sd, 'teacher.head.final_layer.bias': torch.ones(17)}, strict=True)
+    mmengine_load_state_dict(fresh, sd, strict=True)
+    with pytest.raises(RuntimeError, match=r'unexpected key.*teacher\.head\.final_layer\.bias'):
+        mmengine_load_state_dict(fresh, {**sd, 'teacher.head.final_layer.bias': torch.ones(17)}, strict=True)
     assert all(torch.equal(v, before[k]) for k, v in snapshot(fresh.teacher).items())
+
+
+# ---- how the teacher is held: outside the module tree, moved by _apply, no state-dict hooks -------------------
+def kd(files):
+    """Token (through a projection) and heatmap distillation: every part of stage 2."""
+    return distiller(teacher=files['teacher'], knowledge_token=dict(checkpoint=files['stage1']),
+                     heatmap_distill=dict(type='KeypointMSELoss'))
+
+
+def test_teacher_is_in_no_state_dict_module_list_or_optimizer_group(files):
+    model = kd(files)
+    teacher = {id(t) for t in [*model.teacher.parameters(), *model.teacher.buffers()]}
+    assert len(teacher) > 20
+    assert not teacher & {id(t) for t in [*model.parameters(), *model.buffers()]}
+    assert not any(m is model.teacher for m in model.modules())
+    plain = MODELS.build(model_cfg(embed=16)).state_dict()
+    assert set(model.state_dict()) == set(plain) | {'knowledge_token', 'token_proj.weight'}
+    wrapper = step(model)
+    assert not teacher & {id(p) for group in wrapper.optimizer.param_groups for p in group['params']}
+
+
+def test_train_leaves_the_teacher_in_eval_mode_and_frozen(files):
+    model = kd(files)
+    for mode in (True, False, True):
+        model.train(mode)
+        assert model.backbone.training == mode and model.head.training == mode
+        assert not any(m.training for m in model.teacher.modules())
+    model.requires_grad_(True)  # unfreezing the whole model reaches the student only
+    assert not any(p.requires_grad for p in model.teacher.parameters())
+
+
+def test_dtype_and_device_conversions_move_the_teacher(files):
+    model = kd(files)
+    x, _ = batch()
+    heatmaps = model._teacher(x)
+    model.double()
+    assert {t.dtype for t in [*model.teacher.parameters(), model.knowledge_token]} == {torch.float64}
+    assert model._teacher(x.double()).dtype == torch.float64
+    model.to(torch.float32)
+    assert {p.dtype for p in model.teacher.parameters()} == {torch.float32}
+    assert torch.equal(model._teacher(x), heatmaps)  # float32 -> float64 -> float32 is exact
+    if torch.cuda.is_available():
+        model.cuda()
+        assert {p.device.type for p in model.teacher.parameters()} == {'cuda'}
+
+
+def test_saved_distiller_loads_into_a_fresh_one_with_identical_outputs(files, tmp_path):
+    from vitpose_mm.checkpoints import load_checkpoint
+    model = kd(files)
+    step(model)  # student, projection and BN statistics move away from their initial values
+    torch.save({'state_dict': model.state_dict(), 'meta': {'epoch': 1}}, tmp_path / 'epoch_1.pth')
+    fresh = kd(files)
+    x, samples = batch(seed=1)
+    model.eval(), fresh.eval()
+    with torch.no_grad():
+        assert not torch.equal(fresh(x, samples, mode='tensor'), model(x, samples, mode='tensor'))
+        load_checkpoint(fresh, str(tmp_path / 'epoch_1.pth'))  # the runner's load_from / --resume path
+        assert torch.equal(fresh(x, samples, mode='tensor'), model(x, samples, mode='tensor'))
+        assert torch.equal(fresh.loss(x, samples)['loss_kd_heatmap'], model.loss(x, samples)['loss_kd_heatmap'])
+
+
+def test_state_dict_and_load_state_dict_are_plain(files):
+    """Saving computes, writes and drops nothing; loading takes the dict as it is and never reaches the teacher."""
+    model = kd(files)
+    step(model)
+    own = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    before, teacher = snapshot(model), snapshot(model.teacher)
+    sd = model.state_dict()
+    assert set(sd) == set(own) - {'data_preprocessor.mean', 'data_preprocessor.std'}  # those two: not persistent
+    assert all(v.data_ptr() == own[k].data_ptr() for k, v in sd.items())  # the registered tensors themselves
+    assert all(torch.equal(v, before[k]) for k, v in snapshot(model).items())
+    changed = {k: v + 1 if v.is_floating_point() else v for k, v in sd.items()}
+    model.load_state_dict(changed, strict=True)
+    assert all(torch.equal(v, changed[k]) for k, v in model.state_dict().items())
+    with pytest.raises(RuntimeError, match=r'Unexpected key.*"teacher\.head\.final_layer\.bias"'):
+        model.load_state_dict({**sd, 'teacher.head.final_layer.bias': torch.zeros(17)}, strict=True)
+    assert all(torch.equal(v, teacher[k]) for k, v in snapshot(model.teacher).items())
+
+
+def test_ddp_wraps_the_student_only(files, tmp_path):
+    """One-process gloo DDP: the teacher's tensors are no DDP parameters, and a training step runs."""
+    import torch.distributed as dist
+    from mmengine.model import MMDistributedDataParallel
+    model = kd(files)
+    teacher = snapshot(model.teacher)
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/rendezvous', rank=0, world_size=1)
+    try:
+        ddp = MMDistributedDataParallel(module=model)
+        assert not {id(t) for t in model.teacher.parameters()} & {id(p) for p in ddp.parameters()}
+        x, samples = batch()
+        data = dict(inputs=[(img * 40 + 128).clamp(0, 255).to(torch.uint8) for img in x], data_samples=samples)
+        wrapper = build_optim_wrapper(ddp.module, dict(optimizer=dict(type='AdamW', lr=1e-2)))
+        losses = ddp.train_step(data, wrapper)
+    finally:
+        dist.destroy_process_group()
+    assert losses['loss_kd_heatmap'].item() > 0
+    assert all(torch.equal(v, teacher[k]) for k, v in snapshot(model.teacher).items())
 
 
 def test_heatmap_distillation_loss_is_zero_for_the_same_network(files):

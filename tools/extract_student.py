@@ -3,8 +3,9 @@
     python tools/extract_student.py DISTILL_CKPT OUT [--config STUDENT_CONFIG]
     mim run vitpose_mm extract_student DISTILL_CKPT OUT [--config STUDENT_CONFIG]
 
-Keeps ``backbone.*``, ``neck.*`` and ``head.*``, including ``backbone.extra_tokens`` (the knowledge token as the
-student uses it, already projected to the student's width), and drops what only training needs (the stage-1 token
+Keeps ``backbone.*``, ``neck.*`` and ``head.*``, with ``backbone.extra_tokens`` the knowledge token as the student
+uses it (the distiller's own with equal widths; with a projection ``token_proj(knowledge_token)``, computed here: the
+distiller's backbone then has no token of its own), and drops what only training needs (the stage-1 token
 ``knowledge_token`` and its projection ``token_proj``; a teacher is never stored). The result is tested or deployed
 with a plain config, e.g. configs/distill/demo/td-hm_ViTPose-micro-kt_1xb32-12e_synthetic-128x96.py (a ViT with
 ``num_extra_tokens=1``), or the plain student config for heatmap-only distillation. With ``--config`` the output is
@@ -43,7 +44,8 @@ def extract_student(state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torc
     if 'token_proj.weight' in sd:
         if 'knowledge_token' not in sd:
             raise ValueError('token_proj.weight without knowledge_token: an incomplete distillation checkpoint')
-        # The distiller stores the projected token already; recompute it so that the output never disagrees.
+        # With a projection the student's token is W·t (checkpoints made before the teacher rework also carry a
+        # copy of it, made at save time, as backbone.extra_tokens: replaced here by the same product).
         token = sd['knowledge_token'].float() @ sd['token_proj.weight'].float().t()
         student[TOKEN_KEY] = token.to(sd['token_proj.weight'].dtype)
     return student, sorted(k for k in sd if k not in student)

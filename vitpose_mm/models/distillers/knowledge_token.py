@@ -16,11 +16,16 @@ Width mismatch (e.g. ViTPose-L 1024 -> ViTPose-B 768): the token crosses over th
 stage 2 by default; the stage-1 token itself stays frozen. See docs/distillation.md for why. Equal widths need no
 projection: the token is used as it is, as in the paper.
 
-What is deployed is the student alone. The teacher is not part of the state dict (it is rebuilt from its own files),
-and ``backbone.extra_tokens`` always holds the token the student uses (the projected one when there is a
-projection), so ``backbone.*`` and ``head.*`` of any checkpoint of this model form a plain student checkpoint for a
-``ViT(num_extra_tokens=n)`` config (``tools/extract_student.py``).
+What is deployed is the student alone. The stage-2 teacher is held outside the module tree (a
+:class:`~.teacher.FrozenTeacher` attribute, moved along by ``_apply``), so it is in no state dict, optimizer group or
+DDP bucket, and ``train()`` never reaches it; every checkpoint of this model holds only ordinary parameters and
+buffers, saved and loaded by plain ``state_dict()`` / ``load_state_dict()``. With equal widths the frozen token is the
+student's ``backbone.extra_tokens`` and ``backbone.*``/``head.*`` are a plain student checkpoint for a
+``ViT(num_extra_tokens=n)`` config; with a projection the checkpoint holds ``knowledge_token`` and ``token_proj.weight``
+instead (the student's backbone has no token of its own), and ``tools/extract_student.py`` writes the student with
+``backbone.extra_tokens = token_proj(knowledge_token)``.
 """
+import inspect
 import math
 from typing import List, Optional
 
@@ -33,8 +38,9 @@ from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor, nn
 
-from .teacher import (TOKEN_KEY, build_teacher, check_compatible, check_normalisation, freeze, load_teacher_checkpoint,
-                      read_token, teacher_model_cfg)
+from ..backbones import ViT
+from .teacher import (TOKEN_KEY, FrozenTeacher, build_teacher, check_compatible, check_normalisation, freeze,
+                      load_teacher_checkpoint, read_token, teacher_model_cfg)
 
 _TEACHER_KEYS = ('config', 'checkpoint')
 _TOKEN_KEYS = ('checkpoint', 'key', 'proj_trainable')
@@ -47,8 +53,14 @@ def _check_keys(name: str, cfg: Optional[dict], allowed) -> None:
             raise ValueError(f'{name} has unknown keys {unknown}; allowed: {list(allowed)}')
 
 
-def _with_tokens(backbone: ConfigType, num: int, trainable: bool) -> dict:
-    """The backbone config with ``num`` extra tokens (the ViT of this package is the one that carries them)."""
+def _vit_width(backbone: ConfigType) -> int:
+    """The ``embed_dim`` a ViT backbone config builds (the ViT's default when the config does not say)."""
+    return int(backbone.get('embed_dim', inspect.signature(ViT).parameters['embed_dim'].default))
+
+
+def _with_tokens(backbone: ConfigType, num: int, trainable: bool, own: bool = True) -> dict:
+    """The backbone config for ``num`` extra tokens (the ViT of this package is the one that carries them): its own
+    ``extra_tokens`` parameter, or none when ``own`` is False (the tokens are passed to ``forward``)."""
     if backbone.get('type') not in ('ViT', 'vitpose_mm.ViT'):
         raise ValueError(f'knowledge tokens need a ViT backbone (vitpose_mm), got {backbone.get("type")!r}')
     given = backbone.get('num_extra_tokens')
@@ -57,7 +69,7 @@ def _with_tokens(backbone: ConfigType, num: int, trainable: bool) -> dict:
     if backbone.get('extra_tokens_trainable', trainable) != trainable:
         raise ValueError(f'the knowledge token is {"learned" if trainable else "frozen"} in this stage: remove '
                          'extra_tokens_trainable from the backbone config')
-    return dict(backbone, num_extra_tokens=num, extra_tokens_trainable=trainable)
+    return dict(backbone, num_extra_tokens=num if own else 0, extra_tokens_trainable=trainable)
 
 
 def heatmap_gt_losses(head: HeatmapHead, heatmaps: Tensor, data_samples: SampleList, train_cfg: dict) -> dict:
@@ -144,12 +156,13 @@ class KnowledgeTokenDistiller(TopdownPoseEstimator):
                                  need_heatmaps=heatmap_distill is not None)
             if knowledge_token is not None:
                 token = read_token(knowledge_token.get('checkpoint'), knowledge_token.get('key', TOKEN_KEY))
-                backbone = _with_tokens(backbone, token.shape[1], trainable=False)
+                backbone = _with_tokens(backbone, token.shape[1], trainable=False,
+                                        own=token.shape[-1] == _vit_width(backbone))
 
         super().__init__(backbone=backbone, neck=neck, head=head, train_cfg=train_cfg, test_cfg=test_cfg,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg, metainfo=metainfo)
         self.stage = stage
-        self.teacher: Optional[nn.Module] = None
+        self._teacher: Optional[FrozenTeacher] = None  # a plain attribute: not a submodule (see FrozenTeacher)
         self.token_proj: Optional[nn.Linear] = None
         self.heatmap_distill_loss: Optional[nn.Module] = None
         if stage == 1:
@@ -169,7 +182,7 @@ class KnowledgeTokenDistiller(TopdownPoseEstimator):
         # generator: the student's weights then start as in a run without distillation under the same seed.
         if t_model is not None:
             with torch.random.fork_rng(devices=[]):
-                self.teacher = build_teacher(t_model, t_name, teacher.get('checkpoint'))
+                self._teacher = FrozenTeacher(build_teacher(t_model, t_name, teacher.get('checkpoint')))
             t_width = getattr(self.teacher.backbone, 'embed_dim', None)
             if token is not None and t_width is not None and token.shape[-1] != t_width:
                 raise ValueError(f'the token in {knowledge_token["checkpoint"]} is {token.shape[-1]} wide but the '
@@ -189,24 +202,37 @@ class KnowledgeTokenDistiller(TopdownPoseEstimator):
                 with torch.no_grad():
                     self.token_proj.weight.mul_(math.sqrt(token.shape[-1] / width))
                 self.token_proj.weight.requires_grad_(bool(knowledge_token.get('proj_trainable', True)))
-                token = self.token_proj(token).detach()
-            with torch.no_grad():
-                self.backbone.extra_tokens.copy_(token)
-        self.register_state_dict_post_hook(_state_dict_hook)
-        self.register_load_state_dict_pre_hook(_load_state_dict_pre_hook)
+            else:
+                with torch.no_grad():
+                    self.backbone.extra_tokens.copy_(token)
 
     def _frozen_modules(self) -> List[nn.Module]:
-        """What must stay in eval mode with frozen weights: the teacher (stage 1: the whole network)."""
+        """Stage 1: the registered network that must stay in eval mode with frozen weights (the teacher itself)."""
         if self.stage == 1:
             return [m for m in (self.backbone, getattr(self, 'neck', None), self.head) if m is not None]
-        return [self.teacher] if self.teacher is not None else []
+        return []
 
-    # ---- modes ------------------------------------------------------------------------------------------
+    @property
+    def teacher(self) -> Optional[nn.Module]:
+        """The frozen stage-2 teacher network (None without one). Not a submodule: in no state dict, optimizer group
+        or DDP bucket, untouched by ``train()`` and ``init_weights()``, moved with the model by ``_apply``."""
+        holder = self.__dict__.get('_teacher')
+        return None if holder is None else holder.module
+
+    # ---- modes and devices ------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> 'KnowledgeTokenDistiller':
         """``model.train()`` trains the student (or the token) only; the teacher stays in eval mode."""
         super().train(mode)
         for module in self._frozen_modules():
             module.eval()
+        return self
+
+    def _apply(self, fn, recurse: bool = True) -> 'KnowledgeTokenDistiller':
+        """``.to()``, ``.cuda()``, ``.half()`` ... convert the teacher too (it is outside the module tree)."""
+        super()._apply(fn, recurse)
+        holder = self.__dict__.get('_teacher')
+        if holder is not None:
+            holder.module._apply(fn)
         return self
 
     # ---- forward ----------------------------------------------------------------------------------------
@@ -229,8 +255,7 @@ class KnowledgeTokenDistiller(TopdownPoseEstimator):
             return self.head.loss(feats, data_samples, train_cfg=self.train_cfg)
         heatmaps = self.head.forward(feats)
         losses = heatmap_gt_losses(self.head, heatmaps, data_samples, self.train_cfg)
-        with torch.no_grad():
-            target = self.teacher(inputs, None, mode='tensor')
+        target = self._teacher(inputs)
         if target.shape != heatmaps.shape:
             raise RuntimeError(f'teacher heatmaps {tuple(target.shape)} vs student heatmaps {tuple(heatmaps.shape)}')
         weights = None
@@ -239,22 +264,3 @@ class KnowledgeTokenDistiller(TopdownPoseEstimator):
         losses['loss_kd_heatmap'] = self.heatmap_distill_loss(heatmaps, target, weights)
         return losses
 
-
-def _state_dict_hook(module: KnowledgeTokenDistiller, state_dict: dict, prefix: str, local_metadata: dict) -> None:
-    """Leave the teacher out (it comes from its own files) and store the token the student uses."""
-    for key in [k for k in state_dict if k.startswith(prefix + 'teacher.')]:
-        del state_dict[key]
-    tokens = module.student_tokens()
-    if tokens is not None:
-        with torch.no_grad():
-            module.backbone.extra_tokens.copy_(tokens)
-        state_dict[prefix + TOKEN_KEY] = tokens.detach().clone()
-
-
-def _load_state_dict_pre_hook(module: KnowledgeTokenDistiller, state_dict: dict, prefix: str, *args) -> None:
-    """The teacher keeps the weights of its own checkpoint, whatever a (resumed) checkpoint holds."""
-    for key in [k for k in state_dict if k.startswith(prefix + 'teacher.')]:
-        del state_dict[key]
-    if module.teacher is not None:
-        for key, value in module.teacher.state_dict().items():
-            state_dict[prefix + 'teacher.' + key] = value

@@ -2,7 +2,8 @@
 
 Everything here runs while the distiller is built, so that a teacher config or checkpoint that is missing or does
 not fit the student (keypoint count, input size, heatmap size, input normalisation) stops the run before the first
-iteration, with a message naming the file.
+iteration, with a message naming the file. :class:`FrozenTeacher` holds the stage-2 teacher outside the distiller's
+module tree, so that it is in none of the distiller's state dicts, optimizer groups or DDP buckets.
 """
 import copy
 import os.path as osp
@@ -10,10 +11,10 @@ from typing import Iterable, Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config
-from torch import nn
+from torch import Tensor, nn
 
 from mmpose.registry import MODELS
-from vitpose_mm.checkpoints import CheckpointMismatchError, load_file, load_state_dict, state_dict_of
+from vitpose_mm.checkpoints import CheckpointMismatchError, load_state_dict, read_checkpoint, state_dict_of
 from vitpose_mm.utils import configs_dir
 
 TOKEN_KEY = 'backbone.extra_tokens'
@@ -107,14 +108,15 @@ def check_compatible(teacher: dict, name: str, student: dict, data_preprocessor:
 # ---- weights --------------------------------------------------------------------------------------------
 def load_teacher_checkpoint(model: nn.Module, path: Optional[str], name: str,
                             allow_missing: Iterable[str] = ()) -> None:
-    """Load ``path`` into ``model`` through :func:`vitpose_mm.checkpoints.load_state_dict` (all or nothing; only
-    ``allow_missing`` may be absent), but never resampled: a trained teacher at another resolution is not this
-    teacher. Errors name both files and say what the checkpoint is."""
+    """Load ``path`` into ``model`` through the package's one loading path (:func:`vitpose_mm.checkpoints.
+    read_checkpoint` and :func:`~vitpose_mm.checkpoints.load_state_dict`, the two halves of ``load_checkpoint``:
+    all or nothing; only ``allow_missing`` may be absent), but never resampled: a trained teacher at another
+    resolution is not this teacher. Errors name both files and say what the checkpoint is."""
     if not path:
         raise ValueError(f'the teacher ({name}) needs a checkpoint: teacher=dict(config=..., checkpoint=PATH)')
     if '://' in path:
         raise ValueError(f'teacher checkpoint {path}: only local files are supported')
-    ckpt = load_file(path)
+    ckpt = read_checkpoint(path)
     sd = state_dict_of(ckpt, path)
     own = model.state_dict()
     pos = 'backbone.pos_embed'
@@ -122,8 +124,7 @@ def load_teacher_checkpoint(model: nn.Module, path: Optional[str], name: str,
         raise ValueError(f'teacher checkpoint {path} was made for another input size than the teacher config '
                          f'{name}: {pos} {tuple(sd[pos].shape)} vs {tuple(own[pos].shape)}')
     try:
-        load_state_dict(model, sd, path, ckpt if isinstance(ckpt, dict) else None, allow_missing=allow_missing,
-                        config=name)
+        load_state_dict(model, sd, path, ckpt, allow_missing=allow_missing, config=name)
     except CheckpointMismatchError as e:
         detail = ' '.join(str(e).split())  # one line, for logs
         raise ValueError(f'teacher checkpoint {path} does not fit the teacher config {name}: {detail}') from e
@@ -138,8 +139,35 @@ def freeze(module: nn.Module) -> None:
             m._is_init = True
 
 
+class FrozenTeacher:
+    """A frozen network held outside the module tree of the model that uses it (the stage-2 teacher).
+
+    A plain object, not an ``nn.Module``: ``nn.Module.__setattr__`` stores it as an ordinary attribute, so the
+    network is in none of its owner's ``state_dict()`` / ``load_state_dict()`` (checkpoints, ``--resume``,
+    ``load_from``), ``parameters()`` (optimizer, DDP), ``modules()`` (``train()``, ``apply``, ``init_weights``,
+    SyncBN conversion). It is frozen and in eval mode from the start, and nothing of its owner reaches it but the
+    owner's ``_apply`` (``.to()``, ``.cuda()``, ``.half()``, ``.double()``), which must pass it on to ``module``.
+
+    Args:
+        module: the network; frozen here (:func:`freeze`).
+    """
+
+    def __init__(self, module: nn.Module):
+        freeze(module)
+        self.module = module
+
+    def __call__(self, inputs: Tensor) -> Tensor:
+        """(B, 3, H, W) preprocessed images -> (B, K, h, w) heatmaps, in eval mode, without graph."""
+        with torch.no_grad():
+            return self.module(inputs, None, mode='tensor')
+
+    def __repr__(self) -> str:
+        return f'FrozenTeacher({type(self.module).__name__}, not saved)'
+
+
 def build_teacher(model: dict, name: str, checkpoint: Optional[str]) -> nn.Module:
-    """The frozen teacher network of stage 2: built from its model dict, loaded strictly from ``checkpoint``."""
+    """The teacher network of stage 2: built from its model dict, loaded strictly from ``checkpoint`` (frozen by
+    :class:`FrozenTeacher`)."""
     model = copy.deepcopy(model)
     model.pop('init_cfg', None)
     (model.get('backbone') or {}).pop('init_cfg', None)  # pre-training weights: the checkpoint has everything
@@ -148,7 +176,6 @@ def build_teacher(model: dict, name: str, checkpoint: Optional[str]) -> nn.Modul
         raise ValueError(f'teacher config {name} builds a {type(teacher).__name__} without backbone and head; a '
                          'top-down heatmap estimator (TopdownPoseEstimator) is needed')
     load_teacher_checkpoint(teacher, checkpoint, name)
-    freeze(teacher)
     return teacher
 
 
@@ -156,7 +183,7 @@ def read_token(path: str, key: str = TOKEN_KEY) -> torch.Tensor:
     """The (1, n, C) tokens stored under ``key`` in a checkpoint (a stage-1 run, or an extracted model)."""
     if not path:
         raise ValueError('knowledge_token needs the checkpoint of a stage-1 run: knowledge_token=dict(checkpoint=...)')
-    sd = state_dict_of(load_file(path), path)
+    sd = state_dict_of(read_checkpoint(path), path)
     if key not in sd:
         raise KeyError(f'{path} holds no {key!r}: is it a stage-1 (token learning) checkpoint? It has '
                        f'{len(sd)} tensors, e.g. {sorted(sd)[:4]}')
