@@ -1,4 +1,8 @@
-"""Datasets shipped with vitpose_mm: a procedurally drawn COCO person-keypoint set for demos and tests."""
+"""Datasets shipped with vitpose_mm: the facts of the ViTPose+ pose datasets, the transform multi-dataset training
+needs, and a procedurally drawn COCO person-keypoint set for demos and tests."""
+from .facts import DATASETS, POSE_DATASETS, PoseDatasetFacts, dataset_facts, metainfo_file
 from .synthetic import generate_synthetic_coco
+from .transforms import KeepPackedInputs
 
-__all__ = ['generate_synthetic_coco']
+__all__ = ['generate_synthetic_coco', 'DATASETS', 'POSE_DATASETS', 'PoseDatasetFacts', 'dataset_facts', 'metainfo_file',
+           'KeepPackedInputs']
