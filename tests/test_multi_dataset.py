@@ -102,7 +102,7 @@ def test_eval_with_routes_a_dataset_to_another_head():
     with torch.no_grad():
         a = model.predict(data['inputs'], [sample('coco', with_target=False) for _ in range(2)])
         b = model.predict(data['inputs'], [sample('coco', with_target=False), ochuman])
-    torch.testing.assert_close(_heatmaps(a), _heatmaps(b), rtol=0, atol=0)
+    torch.testing.assert_close(_heatmaps(a), _heatmaps(b), rtol=0, atol=1e-5)  # groups of other sizes
 
 
 # ---- bad input --------------------------------------------------------------------------------------------------

@@ -16,17 +16,24 @@ METRICS = ('coco/AP', 'aic/AP', 'mpii/PCK', 'ap10k/AP', 'crowdpose/AP', 'coco_wh
 
 
 @pytest.fixture
-def cfg(samples_dir, tmp_path):
+def cfg(samples_dir, tmp_path, monkeypatch):
+    # mmengine's runner formats the whole config with yapf (log, dump, message hub): for seven datasets, each with
+    # its own pipeline, that alone takes minutes on a 2-core CPU. These tests are about the data and the metrics.
+    monkeypatch.setattr(Config, 'pretty_text', property(lambda self: repr(self.to_dict())))
     cfg = Config.fromfile(CONFIG)
     cfg.work_dir = str(tmp_path)
     return cfg
 
 
-def test_train_and_validate_reports_every_dataset(cfg):
+def test_runner_trains_and_validates_every_dataset(cfg):
+    for d in cfg.train_dataloader.dataset.datasets:
+        d.indices = 2  # two people of each of the six training sets: one mixed batch
     cfg.train_cfg.val_interval = 10  # validate once, below
     runner = RUNNERS.build(cfg)
     runner.train()
-    assert runner.iter == 4  # 55 training people of six datasets, batches of 16
+    assert runner.iter == 1
+    logged = runner.message_hub.log_scalars
+    assert all(f'train/{d}.loss_kpt' in logged for d in ('coco', 'aic', 'mpii', 'ap10k', 'crowdpose', 'coco_wholebody'))
     metrics = runner.val()
     assert all(k in metrics for k in METRICS), sorted(metrics)
     assert all(0 <= metrics[k] <= 1 for k in METRICS)

@@ -66,6 +66,9 @@ ap10k = dict(type='AP10KDataset', ann_file='ap10k/test_ap10k.json', data_prefix=
 crowdpose = dict(type='CrowdPoseDataset', ann_file='crowdpose/test_crowdpose.json', data_prefix=dict(img='crowdpose/'))
 wholebody = dict(type='CocoWholeBodyDataset', ann_file='coco/test_coco_wholebody.json', data_prefix=dict(img='coco/'))
 ochuman = dict(type='OCHumanDataset', ann_file='ochuman/test_ochuman.json', data_prefix=dict(img='ochuman/'))
+# serialize_data=False: these files are tiny, and mmengine's serialisation runs gc.collect() once per dataset
+# (seconds each in a process that has imported torch)
+common = dict(data_root=data_root, data_mode=data_mode, serialize_data=False)
 train_sets = [coco, aic, mpii, ap10k, crowdpose, wholebody]
 val_sets = [coco, aic, mpii, ap10k, crowdpose, wholebody, ochuman]
 train_dataloader = dict(
@@ -75,7 +78,7 @@ train_dataloader = dict(
     dataset=dict(
         type='CombinedDataset',
         metainfo=dict(from_file='configs/_base_/datasets/coco.py'),  # the runner's default; samples keep their own
-        datasets=[dict(d, data_root=data_root, data_mode=data_mode, pipeline=train_pipeline) for d in train_sets],
+        datasets=[dict(d, **common, pipeline=train_pipeline) for d in train_sets],
         pipeline=[dict(type='KeepPackedInputs')]))
 val_dataloader = dict(
     batch_size=16,
@@ -85,8 +88,7 @@ val_dataloader = dict(
     dataset=dict(
         type='CombinedDataset',
         metainfo=dict(from_file='configs/_base_/datasets/coco.py'),
-        datasets=[dict(d, data_root=data_root, data_mode=data_mode, test_mode=True, pipeline=val_pipeline)
-                  for d in val_sets],
+        datasets=[dict(d, **common, test_mode=True, pipeline=val_pipeline) for d in val_sets],
         pipeline=[dict(type='KeepPackedInputs')],
         test_mode=True))
 test_dataloader = val_dataloader

@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.model import BaseModel
 from torch import Tensor
 
 from mmpose.models.pose_estimators import TopdownPoseEstimator
@@ -71,8 +72,16 @@ class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
                              'give no model-wide metainfo')
         if not heads:
             raise ValueError('heads must name at least one dataset: {dataset_name: head config}')
-        super().__init__(backbone=backbone, neck=neck, head=None, train_cfg=train_cfg, test_cfg=test_cfg,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        # What BasePoseEstimator.__init__ sets up, minus its single head: mmpose 1.3.2 runs
+        # check_and_update_config(neck, head) there, which fails for head=None.
+        BaseModel.__init__(self, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.metainfo = None
+        self.train_cfg = dict(train_cfg or {})
+        self.test_cfg = dict(test_cfg or {})
+        self.backbone = MODELS.build(backbone)
+        if neck is not None:
+            self.neck = MODELS.build(neck)
+        self._register_load_state_dict_pre_hook(self._load_state_dict_pre_hook)
         self.heads = nn.ModuleDict()
         for name, cfg in heads.items():
             _, cfg = check_and_update_config(None, cfg)

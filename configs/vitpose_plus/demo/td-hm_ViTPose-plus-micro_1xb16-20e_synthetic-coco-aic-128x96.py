@@ -1,16 +1,16 @@
 # The multi-dataset demo, run (c): one micro ViT with an expert per dataset (24 of its 96 channels) and one head per
 # dataset, trained jointly on two synthetic datasets with different keypoint definitions, written by
 # `python tools/make_synthetic_multi_data.py data/synthetic_multi`: COCO-17 people (CocoDataset) and other people
-# labelled AI-Challenger-style with 14 keypoints (AicDataset). Model, schedule and pipeline are those of the
-# distillation demo's micro student (configs/distill/demo/td-hm_ViTPose-micro_1xb32-12e_synthetic-128x96.py): no
-# horizontal flips, since the synthetic people wear their side as a colour. Run (b), joint without experts, is
-# td-hm_ViTPose-micro-joint_...; run (a), separately, is in docs/vitpose_plus.md.
+# labelled AI-Challenger-style with 14 keypoints (AicDataset). Model and pipeline are those of the distillation
+# demo's micro student (configs/distill/demo/td-hm_ViTPose-micro_1xb32-12e_synthetic-128x96.py; no horizontal flips,
+# since the synthetic people wear their side as a colour), with batches of 16 for 20 epochs. Run (b), joint without
+# experts, is td-hm_ViTPose-micro-joint_...; runs (a), each dataset alone, are the *-only configs next to this one.
 custom_imports = dict(imports=['vitpose_mm'], allow_failed_imports=False)
 default_scope = 'mmpose'
 runner_type = 'ViTPoseRunner'
 
 # ---- schedule ---------------------------------------------------------------------------------------------
-max_epochs = 12
+max_epochs = 20
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict()
 test_cfg = dict()
@@ -79,7 +79,7 @@ val_sets = [
          data_prefix=dict(img='val/')),
 ]
 train_dataloader = dict(
-    batch_size=32,
+    batch_size=16,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
