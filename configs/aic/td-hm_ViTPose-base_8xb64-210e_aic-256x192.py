@@ -46,7 +46,9 @@ val_dataloader = dict(
         data_prefix=dict(img='ai_challenger_keypoint_validation_20170911/keypoint_validation_images_20170911/'),
         bbox_file=None))
 test_dataloader = val_dataloader
-val_evaluator = dict(_delete_=True, type='CocoMetric', ann_file=data_root + 'annotations/aic_val.json', use_area=False, prefix='aic')
+val_evaluator = dict(
+    _delete_=True,
+    type='CocoMetric', ann_file=data_root + 'annotations/aic_val.json', use_area=False, prefix='aic')
 test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(save_best='aic/AP'))
 optim_wrapper = dict(

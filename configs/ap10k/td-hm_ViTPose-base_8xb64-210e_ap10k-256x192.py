@@ -52,8 +52,12 @@ test_dataloader = dict(
         ann_file='annotations/ap10k-test-split1.json',
         data_prefix=dict(img='data/'),
         bbox_file=None))
-val_evaluator = dict(_delete_=True, type='CocoMetric', ann_file=data_root + 'annotations/ap10k-val-split1.json', prefix='ap10k')
-test_evaluator = dict(_delete_=True, type='CocoMetric', ann_file=data_root + 'annotations/ap10k-test-split1.json', prefix='ap10k')
+val_evaluator = dict(
+    _delete_=True,
+    type='CocoMetric', ann_file=data_root + 'annotations/ap10k-val-split1.json', prefix='ap10k')
+test_evaluator = dict(
+    _delete_=True,
+    type='CocoMetric', ann_file=data_root + 'annotations/ap10k-test-split1.json', prefix='ap10k')
 default_hooks = dict(checkpoint=dict(save_best='ap10k/AP'))
 optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.1),

@@ -50,7 +50,9 @@ val_dataloader = dict(
         data_prefix=dict(img=''),
         bbox_file=None))
 test_dataloader = val_dataloader
-val_evaluator = dict(_delete_=True, type='CocoMetric', ann_file=data_root + 'annotations/val_annotations_1.json', prefix='apt36k')
+val_evaluator = dict(
+    _delete_=True,
+    type='CocoMetric', ann_file=data_root + 'annotations/val_annotations_1.json', prefix='apt36k')
 test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(save_best='apt36k/AP'))
 optim_wrapper = dict(

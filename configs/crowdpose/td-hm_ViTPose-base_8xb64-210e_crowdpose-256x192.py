@@ -1,6 +1,7 @@
 # ViTPose-B on CrowdPose (14 keypoints), 256x192, the ViTPose recipe
 # (official configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/crowdpose/ViTPose_base_crowdpose_256x192.py):
-# mmpose's CrowdPoseDataset and metainfo. Evaluation: detected boxes (mmpose's det_for_crowd_test_0.1_0.5.json), CrowdPose AP.
+# mmpose's CrowdPoseDataset and metainfo. Evaluation: detected boxes (mmpose's det_for_crowd_test_0.1_0.5.json),
+# CrowdPose AP.
 # Model, batch size and optimizer are here; pipelines, schedule and runtime in ../_base_/coco-256x192.py.
 _base_ = ['../_base_/coco-256x192.py']
 
@@ -46,8 +47,9 @@ val_dataloader = dict(
         data_prefix=dict(img='images/'),
         bbox_file=data_root + 'annotations/det_for_crowd_test_0.1_0.5.json'))
 test_dataloader = val_dataloader
-val_evaluator = dict(_delete_=True, type='CocoMetric', ann_file=data_root + 'annotations/mmpose_crowdpose_test.json', use_area=False,
-                     iou_type='keypoints_crowd', prefix='crowdpose')
+val_evaluator = dict(
+    _delete_=True, type='CocoMetric', ann_file=data_root + 'annotations/mmpose_crowdpose_test.json', use_area=False,
+    iou_type='keypoints_crowd', prefix='crowdpose')
 test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(save_best='crowdpose/AP'))
 optim_wrapper = dict(

@@ -1,6 +1,7 @@
 # ViTPose+-B (ViTPose++): one ViT-B with 192 expert channels per dataset and one head per
 # dataset, trained on COCO, AIC, MPII, AP-10K, APT-36K and COCO-WholeBody at once (official
-# configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/coco/vitPose+_base_coco+aic+mpii+ap10k+apt36k+wholebody_256x192_udp.py).
+# configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/coco/
+# vitPose+_base_coco+aic+mpii+ap10k+apt36k+wholebody_256x192_udp.py).
 # Published: COCO 77.0, AP-10K 74.5, APT-36K 75.9, WholeBody 57.4, MPII 92.8, AIC 31.8.
 # Backbone, heads, batch size and optimizer are here; the rest in _base_/vitpose-plus-6datasets-256x192.py.
 _base_ = ['../_base_/vitpose-plus-6datasets-256x192.py']

@@ -1,6 +1,7 @@
 # ViTPose+-H (ViTPose++): one ViT-H with 320 expert channels per dataset and one head per
 # dataset, trained on COCO, AIC, MPII, AP-10K, APT-36K and COCO-WholeBody at once (official
-# configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/coco/vitPose+_huge_coco+aic+mpii+ap10k+apt36k+wholebody_256x192_udp.py).
+# configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/coco/
+# vitPose+_huge_coco+aic+mpii+ap10k+apt36k+wholebody_256x192_udp.py).
 # Published: COCO 79.4, AP-10K 82.4, APT-36K 82.3, WholeBody 61.2, MPII 94.2, AIC 34.8.
 # Backbone, heads, batch size and optimizer are here; the rest in _base_/vitpose-plus-6datasets-256x192.py.
 _base_ = ['../_base_/vitpose-plus-6datasets-256x192.py']

@@ -1,6 +1,7 @@
 # ViTPose+-L (ViTPose++): one ViT-L with 256 expert channels per dataset and one head per
 # dataset, trained on COCO, AIC, MPII, AP-10K, APT-36K and COCO-WholeBody at once (official
-# configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/coco/vitPose+_large_coco+aic+mpii+ap10k+apt36k+wholebody_256x192_udp.py).
+# configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/coco/
+# vitPose+_large_coco+aic+mpii+ap10k+apt36k+wholebody_256x192_udp.py).
 # Published: COCO 78.6, AP-10K 80.4, APT-36K 80.8, WholeBody 60.6, MPII 94.0, AIC 34.3.
 # Backbone, heads, batch size and optimizer are here; the rest in _base_/vitpose-plus-6datasets-256x192.py.
 _base_ = ['../_base_/vitpose-plus-6datasets-256x192.py']

@@ -1,6 +1,7 @@
 # ViTPose+-S (ViTPose++): one ViT-S with 96 expert channels per dataset and one head per
 # dataset, trained on COCO, AIC, MPII, AP-10K, APT-36K and COCO-WholeBody at once (official
-# configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/coco/vitPose+_small_coco+aic+mpii+ap10k+apt36k+wholebody_256x192_udp.py).
+# configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/coco/
+# vitPose+_small_coco+aic+mpii+ap10k+apt36k+wholebody_256x192_udp.py).
 # Published: COCO 75.8, AP-10K 71.4, APT-36K 74.2, WholeBody 54.4, MPII 92.7, AIC 29.7.
 # Backbone, heads, batch size and optimizer are here; the rest in _base_/vitpose-plus-6datasets-256x192.py.
 _base_ = ['../_base_/vitpose-plus-6datasets-256x192.py']

@@ -46,8 +46,9 @@ val_dataloader = dict(
         data_prefix=dict(img='val2017/'),
         bbox_file=data_root + 'person_detection_results/COCO_val2017_detections_AP_H_56_person.json'))
 test_dataloader = val_dataloader
-val_evaluator = dict(_delete_=True, type='CocoWholeBodyMetric', ann_file=data_root + 'annotations/coco_wholebody_val_v1.0.json',
-                     prefix='coco-wholebody')
+val_evaluator = dict(
+    _delete_=True, type='CocoWholeBodyMetric', ann_file=data_root + 'annotations/coco_wholebody_val_v1.0.json',
+    prefix='coco-wholebody')
 test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(save_best='coco-wholebody/AP'))
 optim_wrapper = dict(

@@ -14,7 +14,8 @@ default_hooks = dict(checkpoint=dict(interval=max_epochs))
 data_root = 'data/synthetic_multi/aic/'
 data_mode = 'topdown'
 model = dict(head=dict(out_channels=14))
-train_dataloader = dict(batch_size=16, dataset=dict(type='AicDataset', data_root=data_root, ann_file='annotations/aic_train.json'))
+train_dataloader = dict(
+    batch_size=16, dataset=dict(type='AicDataset', data_root=data_root, ann_file='annotations/aic_train.json'))
 val_dataloader = dict(dataset=dict(type='AicDataset', data_root=data_root, ann_file='annotations/aic_val.json'))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/aic_val.json', use_area=False, prefix='aic')
