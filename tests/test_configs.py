@@ -27,24 +27,44 @@ def test_config_builds(path):
     big = any(size in path for size in ('large', 'huge', 'giant'))
     with torch.device('meta' if big else 'cpu'):  # L, H and G: shapes only, no 300M+ random inits
         model = MODELS.build(cfg.model)
-    assert type(model).__name__ == 'TopdownPoseEstimator'
-    assert type(model.backbone).__name__ == 'ViT' and type(model.head).__name__ == 'TopdownHeatmapSimpleHead'
+    multi = type(model).__name__ == 'MultiDatasetTopdownPoseEstimator'
+    assert type(model).__name__ == ('MultiDatasetTopdownPoseEstimator' if 'heads' in cfg.model else
+                                    'TopdownPoseEstimator')
+    heads = dict(model.heads) if multi else dict(head=model.head)
+    assert type(model.backbone).__name__ == 'ViT'
+    assert all(type(h).__name__ == 'TopdownHeatmapSimpleHead' for h in heads.values())
+    if not any(f'/{d}/' in path for d in ('configs/demo', 'distill/demo')):  # older ones lack it
+        assert cfg.data_mode == 'topdown'  # mmpose's inferencer reads it
     bb = cfg.model.backbone
-    if 'coco-256x192' in path:
-        assert cfg.optim_wrapper.optimizer.lr == 5e-4 and cfg.optim_wrapper.optimizer.weight_decay == 0.1
+    if '256x192' in path:
+        assert cfg.optim_wrapper.optimizer.weight_decay == 0.1 and cfg.train_cfg.max_epochs == 210
         assert cfg.optim_wrapper.paramwise_cfg.num_layers == bb.depth
-        assert cfg.train_dataloader.batch_size == 64 and cfg.train_cfg.max_epochs == 210
         assert cfg.model.test_cfg.flip_test
+    if 'coco-256x192' in path:
+        assert cfg.optim_wrapper.optimizer.lr == 5e-4 and cfg.train_dataloader.batch_size == 64
     if 'coco-256x192' in path:  # published sizes (S 24M, B 86M, L 307M, H 632M, plain ViT-g 1.0B; rounded, head or not)
         published = dict(small=24e6, base=86e6, large=307e6, huge=632e6, giant=1.0e9)
         size = next(k for k in published if f'ViTPose-{k}' in path)
         assert sum(p.numel() for p in model.parameters()) == pytest.approx(published[size], rel=0.1)
-    if not big:  # keep the suite fast: forward the small ones
+    if '6datasets' in path:  # the official ViTPose+ recipe and the released experts (FACTS.md)
+        size = next(k for k in ('small', 'base', 'large', 'huge') if f'plus-{k}' in path)
+        assert bb.num_expert == 6 and bb.part_features == dict(small=96, base=192, large=256, huge=320)[size]
+        assert cfg.optim_wrapper.optimizer.lr == 1e-3 and cfg.train_dataloader.batch_size == 128
+        assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == dict(small=0.8, base=0.75, large=0.8,
+                                                                        huge=0.8)[size]
+        assert model.experts == dict(coco=0, aic=1, mpii=2, ap10k=3, apt36k=4, coco_wholebody=5)
+    if multi:  # one head per dataset, with that dataset's keypoints (vitpose_mm.datasets.facts)
+        from vitpose_mm.datasets import dataset_facts
+        for name, head in heads.items():
+            assert head.out_channels == dataset_facts(name).num_keypoints, name
+    if not big:  # keep the suite fast: forward the small ones, one head each
         h, w = bb.img_size
         model.eval()
+        name, head = next(iter(heads.items()))
         with torch.no_grad():
-            out = model(torch.randn(1, 3, h, w), None, mode='tensor')
-        assert out.shape == (1, 17, h // 4, w // 4)
+            out = head(model.extract_feat(torch.randn(1, 3, h, w), torch.zeros(1, dtype=torch.long))) if multi \
+                else model(torch.randn(1, 3, h, w), None, mode='tensor')
+        assert out.shape == (1, head.out_channels, h // 4, w // 4)
 
 
 def test_leaf_config_is_at_most_two_files_deep():

@@ -22,10 +22,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-# ViTPose+ dataset order: expert index and head (0 = `keypoint_head`, k > 0 = `associate_keypoint_heads.{k-1}`),
-# with each dataset's number of keypoints (official configs and tools/model_split.py).
-DATASETS: Dict[str, Tuple[int, int]] = {
-    'coco': (0, 17), 'aic': (1, 14), 'mpii': (2, 16), 'ap10k': (3, 17), 'apt36k': (4, 17), 'wholebody': (5, 133)}
+from vitpose_mm.datasets.facts import DATASETS  # noqa: F401  (ViTPose+ expert order; re-exported)
 
 _PLACEHOLDERS = {'i': r'\d+', 'j': r'\d+', 'k': r'\d+', 'p': r'[A-Za-z_]+', 'rest': r'.+'}
 _FIELD = re.compile(r'\{(\w+)\}')

@@ -1,5 +1,6 @@
 from .backbones import ViT
 from .distillers import KnowledgeTokenDistiller
 from .heads import TopdownHeatmapSimpleHead
+from .pose_estimators import MultiDatasetTopdownPoseEstimator
 
-__all__ = ['ViT', 'TopdownHeatmapSimpleHead', 'KnowledgeTokenDistiller']
+__all__ = ['ViT', 'TopdownHeatmapSimpleHead', 'KnowledgeTokenDistiller', 'MultiDatasetTopdownPoseEstimator']

@@ -32,6 +32,7 @@ from mmpose.registry import MODELS
 
 from vitpose_mm.engine.optim_wrappers.layer_decay_guard import watch_layer_decay
 from vitpose_mm.models.layers.pos_embed import resize_pos_embed
+from .expert_index import check_dataset_source, warn_unrouted_training
 
 
 def _pair(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -344,10 +345,11 @@ class ViT(BaseBackbone):
         B = x.shape[0]
         if self.part_features or dataset_source is not None:  # MoE MLPs need a source, also with one expert
             if dataset_source is None:
+                if self.training and self.num_expert > 1 and not getattr(self, '_warned_unrouted', False):
+                    warn_unrouted_training(self.num_expert, self.default_dataset)
+                    self._warned_unrouted = True
                 dataset_source = torch.full((B, ), self.default_dataset, dtype=torch.long, device=x.device)
-            dataset_source = torch.as_tensor(dataset_source, device=x.device).view(-1)
-            if dataset_source.numel() != B:
-                raise ValueError(f'dataset_source has {dataset_source.numel()} entries for a batch of {B}')
+            dataset_source = check_dataset_source(dataset_source, B, self.num_expert, x.device)
         x, (hp, wp) = self.patch_embed(x)
         x = x + self._pos_embed_for((hp, wp))
         tokens = self._extra_tokens_for(B, extra_tokens)

@@ -1,0 +1,36 @@
+# ViTPose+-B (ViTPose++): one ViT-B with 192 expert channels per dataset and one head per
+# dataset, trained on COCO, AIC, MPII, AP-10K, APT-36K and COCO-WholeBody at once (official
+# configs/body/2d_kpt_sview_rgb_img/topdown_heatmap/coco/
+# vitPose+_base_coco+aic+mpii+ap10k+apt36k+wholebody_256x192_udp.py).
+# Published: COCO 77.0, AP-10K 74.5, APT-36K 75.9, WholeBody 57.4, MPII 92.8, AIC 31.8.
+# Backbone, heads, batch size and optimizer are here; the rest in _base_/vitpose-plus-6datasets-256x192.py.
+_base_ = ['../_base_/vitpose-plus-6datasets-256x192.py']
+
+model = dict(
+    backbone=dict(
+        type='ViT',
+        img_size=(256, 192),
+        patch_size=16,
+        embed_dim=768,
+        depth=12,
+        num_heads=12,
+        ratio=1,
+        use_checkpoint=False,
+        mlp_ratio=4,
+        qkv_bias=True,
+        drop_path_rate=0.3,
+        num_expert=6,
+        part_features=192,
+        # MAE pre-training weights (224x224; pos_embed is resampled to 16x12 at load time)
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_base.pth')),
+    # one classic decoder per dataset, each with its dataset's keypoints (loss and codec: the base)
+    heads={name: dict(type='TopdownHeatmapSimpleHead', in_channels=768, out_channels=k, num_deconv_layers=2,
+                      num_deconv_filters=(256, 256), num_deconv_kernels=(4, 4), final_layer=dict(kernel_size=1))
+           for name, k in dict(coco=17, aic=14, mpii=16, ap10k=17, apt36k=17, coco_wholebody=133).items()})
+
+train_dataloader = dict(batch_size=128)  # per GPU; 8 GPUs -> 1024
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.1),
+    constructor='ViTPoseLayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.75),
+    clip_grad=dict(max_norm=1., norm_type=2))

@@ -1,0 +1,58 @@
+# ViTPose-B on COCO-WholeBody (133 keypoints), 256x192, the ViTPose recipe
+# (official configs/(none: COCO-WholeBody is ViTPose+ head 5 only)):
+# mmpose's CocoWholeBodyDataset and metainfo. Evaluation: 56-AP person boxes, whole-body AP.
+# Model, batch size and optimizer are here; pipelines, schedule and runtime in ../_base_/coco-256x192.py.
+_base_ = ['../_base_/coco-256x192.py']
+
+dataset_type = 'CocoWholeBodyDataset'
+data_root = 'data/coco/'
+
+model = dict(
+    backbone=dict(
+        type='ViT',
+        img_size=(256, 192),
+        patch_size=16,
+        embed_dim=768,
+        depth=12,
+        num_heads=12,
+        ratio=1,
+        use_checkpoint=False,
+        mlp_ratio=4,
+        qkv_bias=True,
+        drop_path_rate=0.3,
+        # MAE pre-training weights (224x224; pos_embed is resampled to 16x12 at load time)
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_base.pth')),
+    head=dict(
+        type='TopdownHeatmapSimpleHead',
+        in_channels=768,
+        out_channels=133,
+        num_deconv_layers=2,
+        num_deconv_filters=(256, 256),
+        num_deconv_kernels=(4, 4),
+        final_layer=dict(kernel_size=1)))
+
+train_dataloader = dict(
+    batch_size=64,  # per GPU; 8 GPUs -> 512
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/coco_wholebody_train_v1.0.json',
+        data_prefix=dict(img='train2017/')))
+val_dataloader = dict(
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/coco_wholebody_val_v1.0.json',
+        data_prefix=dict(img='val2017/'),
+        bbox_file=data_root + 'person_detection_results/COCO_val2017_detections_AP_H_56_person.json'))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    _delete_=True, type='CocoWholeBodyMetric', ann_file=data_root + 'annotations/coco_wholebody_val_v1.0.json',
+    prefix='coco-wholebody')
+test_evaluator = val_evaluator
+default_hooks = dict(checkpoint=dict(save_best='coco-wholebody/AP'))
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.1),
+    constructor='ViTPoseLayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.75),
+    clip_grad=dict(max_norm=1., norm_type=2))

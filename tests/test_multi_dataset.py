@@ -1,0 +1,198 @@
+"""ViTPose+ multi-dataset training: routing by dataset, per-dataset losses and gradients, export, bad input."""
+import pytest
+import torch
+
+from multi_dataset_utils import FLIP, H, KEYPOINTS, W, batch, multi_model, plain_model, sample
+from vitpose_mm.checkpoints.multi_dataset import export_dataset
+
+
+def _heatmaps(out) -> torch.Tensor:
+    return torch.stack([o.pred_fields.heatmaps for o in out])
+
+
+def test_same_crop_different_expert_gives_different_features():
+    model = multi_model()
+    x = torch.randn(1, 3, H, W).repeat(3, 1, 1, 1)
+    with torch.no_grad():
+        feats = model.backbone(x, torch.tensor([0, 1, 2]))[0]
+        again = model.backbone(x, torch.tensor([0, 0, 0]))[0]
+    assert (feats[0] - feats[1]).abs().max() > 1e-2 and (feats[1] - feats[2]).abs().max() > 1e-2
+    torch.testing.assert_close(feats[0], again[1], rtol=0, atol=1e-6)  # the same expert: the same output
+
+
+@pytest.mark.parametrize('flip_test', [False, True])
+def test_mixed_batch_predicts_as_each_exported_plain_model(flip_test):
+    """Each sample of a mixed batch gets exactly what the plain model exported for its dataset gives (also with the
+    flip test, which must use each dataset's own flip indices)."""
+    model = multi_model(flip_test=flip_test)
+    data = batch(['aic', 'coco', 'mpii', 'coco', 'aic'], seed=3)
+    for s in data['data_samples']:
+        del s.gt_fields
+    with torch.no_grad():
+        got = model.predict(data['inputs'], data['data_samples'])
+    for name in ('coco', 'aic', 'mpii'):
+        plain = plain_model(KEYPOINTS[name], flip_test=flip_test)
+        sd, meta, notes = export_dataset(model, name)
+        plain.load_state_dict(sd, strict=True)
+        assert meta['dataset_name'] == name and meta['num_keypoints'] == KEYPOINTS[name]
+        assert meta['flip_indices'] == FLIP[name]
+        idx = [i for i, s in enumerate(data['data_samples']) if s.dataset_name == name]
+        with torch.no_grad():
+            want = plain.predict(data['inputs'][idx], [sample(name, seed=50) for _ in idx])
+        diff = (_heatmaps([got[i] for i in idx]) - _heatmaps(want)).abs().max().item()
+        assert diff <= 1e-5, (name, diff)
+        assert 'folded expert' in notes[0]
+
+
+def test_tensor_mode_runs_every_head_with_its_expert():
+    model = multi_model()
+    x = torch.randn(2, 3, H, W)
+    with torch.no_grad():
+        out = model(x, None, mode='tensor')
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        'coco': (2, 17, 8, 6), 'aic': (2, 14, 8, 6), 'mpii': (2, 16, 8, 6)}
+    plain = plain_model(14)
+    plain.load_state_dict(export_dataset(model, 'aic')[0], strict=True)
+    with torch.no_grad():
+        torch.testing.assert_close(out['aic'], plain(x, None, mode='tensor'), rtol=0, atol=1e-5)
+
+
+def test_mixed_batch_trains_the_used_experts_and_heads_only():
+    model = multi_model(heads=('coco', 'aic', 'mpii', 'ap10k')).train()
+    data = batch(['mpii', 'coco', 'aic', 'coco', 'coco', 'mpii'])
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert sorted(losses) == ['aic.acc_pose', 'aic.loss_kpt', 'coco.acc_pose', 'coco.loss_kpt', 'mpii.acc_pose',
+                              'mpii.loss_kpt']
+    # each head's loss is its mean over its own samples, weighted by its share of the batch
+    model.eval()  # the same numbers without drop path / BN batch statistics
+    losses = model.loss(data['inputs'], data['data_samples'])
+    feats = model.extract_feat(data['inputs'], torch.tensor([2, 0, 1, 0, 0, 2]))
+    for name, idx in (('coco', [1, 3, 4]), ('aic', [2]), ('mpii', [0, 5])):
+        own = model.heads[name].loss(tuple(f[idx] for f in feats), [data['data_samples'][i] for i in idx])
+        torch.testing.assert_close(losses[f'{name}.loss_kpt'], own['loss_kpt'] * len(idx) / 6)
+    model.train()
+    losses = model.loss(data['inputs'], data['data_samples'])
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+
+    def grad(module) -> float:
+        return sum(p.grad.abs().sum().item() for p in module.parameters() if p.grad is not None)
+
+    blocks = model.backbone.blocks
+    for j, used in enumerate((True, True, True, False)):
+        g = sum(grad(b.mlp.experts[j]) for b in blocks)
+        assert (g > 0) == used, (j, g)
+        assert all(p.grad is not None for b in blocks for p in b.mlp.experts[j].parameters())  # DDP: all used
+    for name, used in (('coco', True), ('aic', True), ('mpii', True), ('ap10k', False)):
+        assert (grad(model.heads[name]) > 0) == used, name
+        assert all(p.grad is not None for p in model.heads[name].parameters())
+
+
+def test_without_experts_all_datasets_share_the_backbone():
+    model = multi_model(part_features=0, num_expert=1)
+    assert model.num_expert == 1 and model.experts == dict(coco=0, aic=0, mpii=0)
+    data = batch(['coco', 'aic'])
+    assert set(model.loss(data['inputs'], data['data_samples'])) == {
+        'coco.loss_kpt', 'coco.acc_pose', 'aic.loss_kpt', 'aic.acc_pose'}
+
+
+def test_eval_with_routes_a_dataset_to_another_head():
+    model = multi_model(eval_with=dict(ochuman='coco'))
+    data = batch(['coco', 'coco'], seed=4)
+    ochuman = sample('ochuman', num_keypoints=17, flip_indices=FLIP['coco'], with_target=False)
+    with torch.no_grad():
+        a = model.predict(data['inputs'], [sample('coco', with_target=False) for _ in range(2)])
+        b = model.predict(data['inputs'], [sample('coco', with_target=False), ochuman])
+    torch.testing.assert_close(_heatmaps(a), _heatmaps(b), rtol=0, atol=1e-5)  # groups of other sizes
+
+
+# ---- bad input --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('source, error, words', [
+    ([0, 3], ValueError, ['[3]', '0..2', 'num_expert=3']),
+    ([-1, 0], ValueError, ['[-1]', 'num_expert=3']),
+    ([0., 2.5], TypeError, ['integer', 'num_expert=3', '2.5']),
+    ([True, False], TypeError, ['integer', 'torch.bool']),
+    ([0, 1, 2], ValueError, ['3 entries for a batch of 2']),
+    ('coco', TypeError, ['integer expert index']),
+])
+def test_vit_refuses_bad_expert_index(source, error, words):
+    model = multi_model()
+    with pytest.raises(error) as e:
+        model.backbone(torch.randn(2, 3, H, W), source)
+    assert all(w in str(e.value) for w in words), str(e.value)
+
+
+def test_vit_accepts_integer_indices_of_any_container():
+    model = multi_model()
+    x = torch.randn(2, 3, H, W)
+    with torch.no_grad():
+        want = model.backbone(x, torch.tensor([2, 1]))[0]
+        for source in ([2, 1], (2, 1), torch.tensor([2, 1], dtype=torch.int32)):
+            torch.testing.assert_close(model.backbone(x, source)[0], want, rtol=0, atol=0)
+
+
+def test_plain_estimator_with_experts_warns_once_when_training():
+    import numpy as np
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    from multi_dataset_utils import backbone_cfg, head_cfg
+    init_default_scope('mmpose')
+    model = MODELS.build(dict(type='TopdownPoseEstimator', backbone=backbone_cfg(6, 8), head=head_cfg(17))).train()
+    data = batch(['coco', 'coco'])
+    with pytest.warns(UserWarning, match='num_expert=6 is training without dataset_source') as record:
+        model.loss(data['inputs'], data['data_samples'])
+    message = next(str(r.message) for r in record if 'num_expert=6' in str(r.message))
+    assert 'MultiDatasetTopdownPoseEstimator' in message and 'default_dataset=0' in message
+    import warnings
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter('always')
+        model.loss(data['inputs'], data['data_samples'])  # once only
+        model.eval()
+        with torch.no_grad():
+            model(data['inputs'], None, mode='tensor')  # inference on default_dataset: no warning
+    assert not [w for w in again if 'num_expert=6' in str(w.message)]
+    assert np.isfinite(model.loss(data['inputs'], data['data_samples'])['loss_kpt'].item())
+
+
+def test_sample_of_a_dataset_without_head_is_refused():
+    model = multi_model()
+    with pytest.raises(KeyError, match=r"dataset 'ap10k' has no head in this model: heads are \['coco', 'aic', "
+                       r"'mpii'\]"):
+        model.loss(torch.randn(2, 3, H, W), [sample('coco'), sample('ap10k')])
+
+
+def test_keypoint_count_differing_from_the_head_is_refused():
+    model = multi_model()
+    with pytest.raises(ValueError, match=r"dataset 'aic' has 17 keypoints per instance but its head 'aic' predicts "
+                       r"14 \(out_channels\)"):
+        model.loss(torch.randn(2, 3, H, W), [sample('coco'), sample('aic', num_keypoints=17)])
+
+
+def test_sample_without_dataset_name_is_refused():
+    model = multi_model()
+    s = sample('coco')
+    s.set_metainfo(dict(dataset_name=None))
+    with pytest.raises(ValueError, match='carries no dataset_name'):
+        model.predict(torch.randn(1, 3, H, W), [s])
+
+
+@pytest.mark.parametrize('kwargs, words', [
+    (dict(experts=dict(coco=0, aic=1)), 'exactly the heads'),
+    (dict(experts=dict(coco=0, aic=1, mpii=3)), "experts['mpii']=3 is not an expert index in 0..2"),
+    (dict(experts=dict(coco=0, aic=1, mpii=1.0)), "experts['mpii']=1.0"),
+    (dict(eval_with=dict(ochuman='crowdpose')), "'crowdpose', which has no head"),
+    (dict(metainfo=dict(from_file='configs/_base_/datasets/coco.py')), 'give no model-wide metainfo'),
+])
+def test_bad_model_arguments_are_refused(kwargs, words):
+    with pytest.raises(ValueError) as e:
+        multi_model(**kwargs)
+    assert words in str(e.value)
+
+
+def test_more_heads_than_experts_is_refused():
+    with pytest.raises(ValueError, match='4 heads .* but the backbone has 3 experts'):
+        multi_model(heads=('coco', 'aic', 'mpii', 'ap10k'), num_expert=3)
+
+
+def test_export_of_a_missing_dataset_is_refused():
+    with pytest.raises(KeyError, match="dataset 'ap10k' has no head in this model"):
+        export_dataset(multi_model(), 'ap10k')

@@ -1,0 +1,105 @@
+"""ViTPose+ checkpoints: the official release loads strictly into the six-dataset configs; any one dataset of a
+multi-dataset checkpoint exports to a plain ViTPose with the same outputs and that dataset's dataset_meta."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
+
+from conftest import ROOT
+from random_weights import randomize_
+from vitpose_mm.checkpoints import LAYOUTS, from_vitpose_mm, load_file
+from vitpose_mm.checkpoints.multi_dataset import load_official_vitpose_plus, official_to_multi_dataset
+
+SIX = osp.join(ROOT, 'configs', 'vitpose_plus', 'td-hm_ViTPose-plus-base_8xb128-210e_6datasets-256x192.py')
+NAMES = ('coco', 'aic', 'mpii', 'ap10k', 'apt36k', 'coco_wholebody')
+TINY = {'model.backbone.embed_dim': 64, 'model.backbone.depth': 2, 'model.backbone.num_heads': 4,
+        'model.backbone.part_features': 16, 'model.backbone.init_cfg': None,
+        **{f'model.heads.{n}.in_channels': 64 for n in NAMES}}
+
+
+def build(path: str, options: dict) -> torch.nn.Module:
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(options)
+    init_default_scope('mmpose')
+    return MODELS.build(cfg.model).eval()
+
+
+def official_state_dict(model: torch.nn.Module) -> dict:
+    """A six-dataset model's weights in the official ViTPose+ names (keypoint_head + associate_keypoint_heads)."""
+    sd = {k: v for k, v in model.state_dict().items() if k.startswith('backbone.')}
+    for i, name in enumerate(NAMES):
+        head = {'head.' + k: v for k, v in model.heads[name].state_dict().items()}
+        head = from_vitpose_mm(head, LAYOUTS['official'])
+        sd.update({k if i == 0 else k.replace('keypoint_head.', f'associate_keypoint_heads.{i - 1}.'): v
+                   for k, v in head.items()})
+    sd['backbone.cls_token'] = torch.zeros(1, 1, 64)
+    return sd
+
+
+def test_official_vitpose_plus_loads_strictly_into_the_six_dataset_config(tmp_path):
+    ref = randomize_(build(SIX, TINY), seed=5)
+    official = official_state_dict(ref)
+    assert official['associate_keypoint_heads.4.final_layer.weight'].shape[0] == 133  # wholebody
+    assert official['backbone.blocks.1.mlp.experts.5.weight'].shape == (16, 256)
+    torch.save({'state_dict': official}, tmp_path / 'vitpose+_base.pth')
+    model = build(SIX, TINY)
+    dropped = load_official_vitpose_plus(model, str(tmp_path / 'vitpose+_base.pth'))
+    assert list(dropped) == ['backbone.cls_token']
+    for k, v in ref.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
+    # a plain (expert-less) ViTPose checkpoint is not a ViTPose+ one
+    plain = {k: v for k, v in official.items() if 'experts' not in k and 'associate' not in k}
+    with pytest.raises(ValueError, match='not a ViTPose\\+ checkpoint'):
+        official_to_multi_dataset(plain)
+    # a missing head is named by the strict load
+    del official['associate_keypoint_heads.2.final_layer.bias']
+    torch.save({'state_dict': official}, tmp_path / 'broken.pth')
+    with pytest.raises(RuntimeError, match='heads.ap10k.final_layer.bias'):
+        load_official_vitpose_plus(build(SIX, TINY), str(tmp_path / 'broken.pth'))
+
+
+def tiny_config(path, base: str, model: str) -> str:
+    """A config file of tiny dims over a shipped config (written as text: dumping runs yapf, slow for big configs)."""
+    path.write_text(f"_base_ = ['{base}']\nmodel = {model}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize('dataset, skeleton_link', [('ap10k', ('Neck', 'Root of tail'))])
+def test_tool_exports_one_dataset_with_its_dataset_meta(tmp_path, capsys, dataset, skeleton_link):
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import export_dataset as tool
+    ref = randomize_(build(SIX, TINY), seed=6)
+    torch.save({'state_dict': official_state_dict(ref)}, tmp_path / 'official.pth')
+    k = 17
+    tiny_bb = "dict(embed_dim=64, depth=2, num_heads=4, init_cfg=None{})"
+    six = tiny_config(tmp_path / 'six.py', SIX, "dict(backbone=" + tiny_bb.format(', part_features=16') +
+                      f", heads={{n: dict(in_channels=64) for n in {NAMES}}})")
+    plain = tiny_config(tmp_path / 'plain.py',
+                        osp.join(ROOT, 'configs', dataset, f'td-hm_ViTPose-base_8xb64-210e_{dataset}-256x192.py'),
+                        "dict(backbone=" + tiny_bb.format('') + ", head=dict(in_channels=64))")
+    code = tool.main([six, str(tmp_path / 'official.pth'), str(tmp_path / 'out.pth'), '--dataset', dataset,
+                      '--official', '--plain-config', plain])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f'folded expert {NAMES.index(dataset)} ({dataset})' in out
+    ckpt = load_file(str(tmp_path / 'out.pth'))
+    meta = ckpt['meta']['dataset_meta']
+    assert meta['dataset_name'] == dataset and meta['num_keypoints'] == k
+    names = [(meta['keypoint_id2name'][a], meta['keypoint_id2name'][b]) for a, b in meta['skeleton_links']]
+    assert skeleton_link in names or skeleton_link[::-1] in names
+    model = build(plain, {})
+    model.load_state_dict(ckpt['state_dict'], strict=True)
+    x = torch.randn(2, 3, 256, 192)
+    with torch.no_grad():
+        want = ref(x, None, mode='tensor')[dataset]
+        got = model(x, None, mode='tensor')
+    assert (got - want).abs().max().item() <= 1e-5
+    # a dataset the model has no head for
+    code = tool.main([six, str(tmp_path / 'official.pth'), str(tmp_path / 'x.pth'), '--dataset', 'crowdpose',
+                      '--official'])
+    assert code == 1 and "dataset 'crowdpose' has no head" in capsys.readouterr().err
+    assert not (tmp_path / 'x.pth').exists()

@@ -1,0 +1,56 @@
+"""Write the two synthetic datasets of the multi-dataset demo: COCO-17 people and other people labelled AIC-style.
+
+Example::
+
+    python tools/make_synthetic_multi_data.py data/synthetic_multi --num-train 400 --num-val 100 --seed 0
+
+writes ``OUT/coco`` (``generate_synthetic_coco`` with ``--seed``; annotations/person_keypoints_{train,val}.json) and
+``OUT/aic`` (other people, drawn with seed ``--seed + 1``, relabelled to AI Challenger's 14 keypoints by
+``vitpose_mm.datasets.synthetic_aic``; annotations/aic_{train,val}.json). See docs/vitpose_plus.md.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+from vitpose_mm.datasets import generate_synthetic_coco
+from vitpose_mm.datasets.synthetic_aic import relabel_coco_to_aic
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Write two synthetic pose datasets with different keypoint definitions: OUT/coco (COCO-17) and '
+        'OUT/aic (other people with AI Challenger\'s 14 keypoints).')
+    parser.add_argument('out_dir', help='output folder')
+    parser.add_argument('--num-train', type=int, default=400, help='training images per dataset (default: 400)')
+    parser.add_argument('--num-val', type=int, default=100, help='validation images per dataset (default: 100)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the COCO set; the AIC set uses seed + 1')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        for name, seed in (('coco', args.seed), ('aic', args.seed + 1)):
+            result = generate_synthetic_coco(osp.join(args.out_dir, name), num_train=args.num_train,
+                                             num_val=args.num_val, seed=seed)
+            counts = []
+            for split in ('train', 'val'):
+                if name == 'aic':
+                    with open(result[split]['ann_file']) as f:
+                        aic = relabel_coco_to_aic(json.load(f))
+                    with open(osp.join(result['root'], 'annotations', f'aic_{split}.json'), 'w') as f:
+                        json.dump(aic, f)
+                    counts.append(len(aic['annotations']))
+                else:
+                    counts.append(result[split]['num_instances'])
+            print(f'{name}: {args.num_train} train images ({counts[0]} people), {args.num_val} val images '
+                  f'({counts[1]} people), seed {seed}')
+    except (ValueError, FileExistsError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,143 @@
+# References: ViTAE-Transformer/ViTPose tools/model_split.py (folding one expert into fc2, keeping one head), read for
+# behaviour.
+"""Checkpoints of :class:`MultiDatasetTopdownPoseEstimator` (ViTPose+): from the official release, and to one dataset.
+
+- :func:`official_to_multi_dataset` renames an official ViTPose+ checkpoint (all experts, ``keypoint_head`` and the
+  five ``associate_keypoint_heads``) to this package's multi-dataset names (``heads.{dataset_name}.*``) with the
+  official layout's rename table, so that it loads **strictly** into the six-dataset configs
+  (``configs/vitpose_plus/td-hm_ViTPose-plus-*_6datasets-256x192.py``).
+- :func:`export_dataset` turns a multi-dataset model into a plain single-dataset ViTPose for one of its datasets: the
+  dataset's expert is folded into every block's ``mlp.fc2`` (shared channels first, then the expert's, as the
+  official ``tools/model_split.py`` does), its head becomes ``head``; the outputs equal the multi-dataset model's for
+  that dataset. The checkpoint carries the dataset's ``dataset_meta`` (keypoint names, skeleton, flip pairs), which
+  ``PoseEstimator`` / ``tools/demo.py`` and mmpose's ``init_model`` use.
+"""
+import os
+import os.path as osp
+import re
+import tempfile
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from vitpose_mm.datasets.facts import POSE_DATASETS, dataset_facts, metainfo_file
+from .convert import read_source
+from .layouts import LAYOUTS, detect_layout, to_vitpose_mm
+
+_EXPERT = re.compile(r'^(backbone\.blocks\.\d+\.mlp)\.experts\.(\d+)\.(weight|bias)$')
+_ASSOCIATE = re.compile(r'^associate_heads\.(\d+)\.(.+)$')
+# official head order: keypoint_head = expert 0's dataset, associate_keypoint_heads.{k} = expert k + 1's
+_BY_EXPERT = {f.expert: f.dataset_name for f in POSE_DATASETS.values() if f.expert is not None}
+
+
+def official_to_multi_dataset(sd: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]]:
+    """Official ViTPose+ tensors -> ``(state dict in multi-dataset names, {dropped key: reason})``.
+
+    Raises ``KeyError`` (from the rename table) on keys the official layout does not know, ``ValueError`` when the
+    checkpoint is not an official-layout ViTPose+ one (no experts or no associate heads).
+    """
+    layout = detect_layout(list(sd))
+    if layout != 'official':
+        raise ValueError(f'expected an official ViTPose+ checkpoint (keypoint_head, associate_keypoint_heads), '
+                         f'got the {layout!r} layout')
+    renamed = to_vitpose_mm(sd, LAYOUTS['official'])
+    if not any(_EXPERT.match(k) for k in renamed.state_dict) or \
+            not any(_ASSOCIATE.match(k) for k in renamed.state_dict):
+        raise ValueError('not a ViTPose+ checkpoint: it has no experts or no associate_keypoint_heads; load plain '
+                         'ViTPose checkpoints into the single-dataset configs')
+    out = {}
+    for key, value in renamed.state_dict.items():
+        m = _ASSOCIATE.match(key)
+        if key.startswith('head.'):
+            key = f'heads.{_BY_EXPERT[0]}.' + key[len('head.'):]
+        elif m:
+            index = int(m.group(1)) + 1
+            if index not in _BY_EXPERT:
+                raise KeyError(f'{renamed.origin[key]}: ViTPose+ has no dataset of expert {index}')
+            key = f'heads.{_BY_EXPERT[index]}.{m.group(2)}'
+        out[key] = value
+    return out, dict(renamed.dropped)
+
+
+def load_official_vitpose_plus(model: nn.Module, path: str) -> Dict[str, str]:
+    """Load an official ViTPose+ release strictly into a six-dataset model; returns the dropped keys and reasons.
+
+    The ViT's own load hook resamples ``pos_embed`` when the model's input size differs.
+    """
+    sd, dropped = official_to_multi_dataset(read_source(path).state_dict)
+    model.load_state_dict(sd, strict=True)
+    return dropped
+
+
+def export_dataset(model: nn.Module, dataset_name: str,
+                   dataset_meta: Optional[dict] = None) -> Tuple[Dict[str, torch.Tensor], dict, List[str]]:
+    """A plain single-dataset ViTPose from a multi-dataset model: ``(state dict, dataset_meta, notes)``.
+
+    Args:
+        model: a :class:`MultiDatasetTopdownPoseEstimator`.
+        dataset_name: the head to keep (a key of ``model.heads``, e.g. ``ap10k``).
+        dataset_meta: the dataset's metainfo (``parse_pose_metainfo`` format); defaults to mmpose's metainfo of the
+            dataset of that name (:mod:`vitpose_mm.datasets.facts`).
+
+    Raises:
+        KeyError: the model has no head ``dataset_name``, or no dataset_meta is known for it.
+    """
+    heads = getattr(model, 'heads', None)
+    if heads is None or dataset_name not in heads:
+        raise KeyError(f'dataset {dataset_name!r} has no head in this model; heads: '
+                       f'{list(heads) if heads is not None else "none (not a multi-dataset model)"}')
+    expert = model.experts[dataset_name]
+    sd, notes, folded = {}, [], 0
+    own = model.state_dict()
+    for key, value in own.items():
+        m = _EXPERT.match(key)
+        if m:
+            if int(m.group(2)) == expert:
+                fc2 = f'{m.group(1)}.fc2.{m.group(3)}'
+                sd[fc2] = torch.cat([own[fc2], value], dim=0)
+                folded += 1
+            continue
+        if key.startswith('heads.'):
+            name, rest = key[len('heads.'):].split('.', 1)
+            if name == dataset_name:
+                sd['head.' + rest] = value
+            continue
+        if key.startswith('data_preprocessor.') or _is_fc2_of_moe(key, own):
+            continue
+        sd[key] = value
+    if folded:
+        notes.append(f"folded expert {expert} ({dataset_name}) into every block's mlp.fc2 ({folded // 2} blocks)")
+    notes.append(f'kept the head of {dataset_name}; dropped {len(heads) - 1} other heads')
+    if dataset_meta is None:
+        from mmpose.datasets.datasets.utils import parse_pose_metainfo
+        dataset_meta = parse_pose_metainfo(dict(from_file=metainfo_file(dataset_facts(dataset_name).name)))
+    return sd, dataset_meta, notes
+
+
+def _is_fc2_of_moe(key: str, own: Dict[str, torch.Tensor]) -> bool:
+    """A shared ``fc2`` tensor of a block with experts: written (with the expert folded in) when the expert is."""
+    m = re.match(r'^(backbone\.blocks\.\d+\.mlp)\.fc2\.(weight|bias)$', key)
+    return bool(m) and f'{m.group(1)}.experts.0.{m.group(2)}' in own
+
+
+def save_exported(path: str, state_dict: Dict[str, torch.Tensor], dataset_meta: dict, info: dict) -> None:
+    """Write ``{'meta': {'dataset_meta': ..., 'vitpose_mm': info}, 'state_dict': ...}``; no partial file on failure.
+
+    ``dataset_meta`` keeps mmpose's numpy arrays, as the checkpoints of mmengine's runner do (``import vitpose_mm``
+    lets ``torch.load(weights_only=True)`` read them).
+    """
+    path = osp.abspath(os.fspath(path))
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', dir=osp.dirname(path))
+    os.close(fd)
+    try:
+        torch.save({'meta': {'dataset_meta': dataset_meta, 'vitpose_mm': info}, 'state_dict': state_dict}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+__all__ = ['official_to_multi_dataset', 'load_official_vitpose_plus', 'export_dataset', 'save_exported']

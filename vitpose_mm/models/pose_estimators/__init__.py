@@ -1,0 +1,3 @@
+from .multi_dataset_topdown import MultiDatasetTopdownPoseEstimator
+
+__all__ = ['MultiDatasetTopdownPoseEstimator']
