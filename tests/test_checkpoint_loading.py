@@ -244,7 +244,7 @@ def test_wrong_kind_is_diagnosed_everywhere(kind, wrong_kinds, tmp_path, monkeyp
     check_refused(lambda m: PoseEstimator.from_config(str(tmp_path / 'cfg.py'), str(path)), model, expected)
 
 
-def test_vitpose_plus_as_init_cfg_and_in_the_demo_tool(wrong_kinds, tmp_path, monkeypatch):
+def test_vitpose_plus_as_init_cfg_and_in_the_demo_tool(wrong_kinds, tmp_path):
     import cv2
     import numpy as np
     path, _, expected = wrong_kinds['vitpose+']

@@ -17,8 +17,8 @@ from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 
 from conftest import ROOT, load_tool
-from vitpose_mm.models.distillers.knowledge_token import heatmap_gt_losses
 from vitpose_mm.checkpoints.student import extract_student
+from vitpose_mm.models.distillers.knowledge_token import heatmap_gt_losses
 from vitpose_mm.models.distillers.teacher import teacher_model_cfg
 from vitpose_mm.utils import configs_dir
 
@@ -361,7 +361,7 @@ def test_mim_train_distillation_then_test_the_extracted_student(tmp_path):
     assert 'token_proj.weight' in run and not any(k.startswith('teacher.') for k in run)
     plain_kt = osp.join(demo, 'td-hm_ViTPose-micro-kt_1xb32-12e_synthetic-128x96.py')
     assert extract_tool.main([str(tmp_path / 'run' / 'epoch_1.pth'), str(tmp_path / 'student.pth'),
-                                 '--config', plain_kt]) == 0
+                              '--config', plain_kt]) == 0
     out = _mim('test', 'vitpose_mm', plain_kt, '--checkpoint', str(tmp_path / 'student.pth'), '--work-dir',
                str(tmp_path / 'test'), '--cfg-options', *data_opts, cwd=tmp_path)
     assert 'coco/AP' in out and osp.isfile(tmp_path / 'test' / 'metrics.json')
