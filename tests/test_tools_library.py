@@ -13,7 +13,8 @@ DEMO = 'td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96'  # a shipped config name,
 
 
 def test_train_config_merges_options_and_switches():
-    cfg = build_train_config(DEMO, {'train_cfg.max_epochs': 3}, resume='auto', amp=True, no_validate=True)
+    cfg = build_train_config(DEMO, {'train_cfg.max_epochs': 3, 'load_from': 'old.pth'}, resume='auto', amp=True,
+                             no_validate=True)  # resume='auto': the work dir's latest checkpoint, not load_from
     assert cfg.work_dir == f'./work_dirs/{DEMO}' and cfg.launcher == 'none' and cfg.train_cfg.max_epochs == 3
     assert cfg.resume is True and cfg.load_from is None
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.optim_wrapper.loss_scale == 'dynamic'
