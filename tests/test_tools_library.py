@@ -1,5 +1,7 @@
 """The logic behind tools/*.py, called from the package (the tools are argparse plus one of these calls):
 config merging of train/test, the converter's key summary, the demo's input checks, the student extraction."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,6 +11,7 @@ from vitpose_mm.checkpoints.convert_file import summarize_dropped, summarize_key
 from vitpose_mm.checkpoints.student import TOKEN_KEY, extract_student, write_student
 from vitpose_mm.engine.launch import build_test_config, build_train_config
 
+ROOT_CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 DEMO = 'td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96'  # a shipped config name, looked up in configs/
 
 
@@ -80,3 +83,28 @@ def test_write_student_projects_the_token_and_keeps_the_meta(tmp_path):
     assert saved['meta']['extracted_from'] == str(tmp_path / 'run.pth')
     with pytest.raises(ValueError, match='token_proj.weight without knowledge_token'):
         extract_student({k: v for k, v in sd.items() if 'knowledge' not in k})
+
+
+def test_draw_predictions_tiles_images_and_names_bad_input(tmp_path):
+    import cv2
+    import numpy as np
+    from mmengine.fileio import dump
+
+    from vitpose_mm.apis.visualization import draw_predictions
+    metainfo = str(ROOT_CONFIGS / '_base_' / 'datasets' / 'coco.py')
+    records = []
+    for i, (h, w) in enumerate([(40, 30), (50, 20), (30, 30), (20, 60)]):
+        cv2.imwrite(str(tmp_path / f'{i}.png'), np.zeros((h, w, 3), np.uint8))
+        for _ in range(2 if i == 0 else 1):  # top-down: a record per person (box)
+            records.append(dict(img_path=str(tmp_path / f'{i}.png'), pred_instances=dict(
+                keypoints=np.full((1, 17, 2), 10.0), keypoint_scores=np.ones((1, 17)))))
+    dump(records, str(tmp_path / 'pred.pkl'))
+    assert draw_predictions(str(tmp_path / 'pred.pkl'), str(tmp_path / 'out.png'), num=4, metainfo=metainfo) == (5, 4)
+    canvas = cv2.imread(str(tmp_path / 'out.png'))
+    assert canvas.shape == (2 * 50, 3 * 60, 3)  # 3 tiles a row, each cell as large as the largest image
+    assert (canvas[40:50, 0:30] == 255).all() and (canvas[50:70, 0:60] != 255).any()  # white padding, 4th image
+    with pytest.raises(FileNotFoundError, match='predictions not found'):
+        draw_predictions(str(tmp_path / 'nope.pkl'), str(tmp_path / 'o.png'))
+    dump([1, 2], str(tmp_path / 'ints.pkl'))
+    with pytest.raises(ValueError, match='is not a list of pose predictions'):
+        draw_predictions(str(tmp_path / 'ints.pkl'), str(tmp_path / 'o.png'))

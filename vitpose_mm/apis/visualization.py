@@ -65,7 +65,8 @@ def draw_predictions(predictions: str, out: str, num: int = 6, kpt_thr: float = 
     if not osp.isfile(predictions):
         raise FileNotFoundError(f'predictions not found: {predictions}')
     results = load(predictions)
-    if not isinstance(results, list) or not results or 'pred_instances' not in results[0]:
+    if not (isinstance(results, list) and results and isinstance(results[0], dict)
+            and 'pred_instances' in results[0]):
         raise ValueError(f'{predictions} is not a list of pose predictions (tools/test.py --out)')
     per_image = defaultdict(list)
     for r in results:
