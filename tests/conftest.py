@@ -1,11 +1,22 @@
+import importlib.util
 import os
 import os.path as osp
+from types import ModuleType
 
 import pytest
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SAMPLES = osp.join(osp.dirname(ROOT), 'shared', 'data', 'pose_samples')
+
+
+def load_tool(name: str) -> ModuleType:
+    """``tools/<name>.py`` as a module, loaded from its file (never through ``sys.path``), to test the command line in
+    this process: argparse, exit codes, messages. The logic behind each tool is imported from the package."""
+    spec = importlib.util.spec_from_file_location(f'vitpose_tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,4 @@
 """Helpers of the checkpoint-conversion tests: small vitpose_mm models built from the shipped configs, decoding."""
-import os.path as osp
-import sys
 from typing import Optional
 
 import numpy as np
@@ -10,10 +8,9 @@ from mmengine.registry import init_default_scope
 from mmpose.registry import MODELS
 
 import vitpose_mm  # noqa: F401  (registers the modules)
+from conftest import ROOT, load_tool  # noqa: F401  (ROOT: for the tests that import it from here)
 from vitpose_mm.utils import find_config
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TOOLS = osp.join(ROOT, 'tools')
 # Small dims with the real 256x192 input and 16x12 grid: the layouts do not depend on width or depth.
 TINY = dict(embed_dim=64, depth=2, num_heads=4)
 COCO_FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
@@ -112,9 +109,6 @@ def assert_same_decoding(want: np.ndarray, got: np.ndarray, input_size=(192, 256
 
 def run_tool(argv, capsys):
     """tools/convert_checkpoint.py main(argv) in this process: (exit code, stdout, stderr)."""
-    if TOOLS not in sys.path:
-        sys.path.insert(0, TOOLS)
-    import convert_checkpoint
-    code = convert_checkpoint.main([str(a) for a in argv])
+    code = load_tool('convert_checkpoint').main([str(a) for a in argv])
     out = capsys.readouterr()
     return code, out.out, out.err

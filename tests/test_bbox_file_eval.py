@@ -1,6 +1,5 @@
 """Offline COCO evaluation with detected person boxes (`bbox_file`), as the published COCO val numbers are measured:
 tools/test.py (what `mim test` runs) on the 4 sample images and their AP_H_56 detections, with a random tiny model."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -8,9 +7,8 @@ import pytest
 import torch
 from mmengine.fileio import load
 
+from conftest import load_tool
 from inference_models import POSE_CONFIG, save_pose_checkpoint
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.mark.slow
@@ -21,10 +19,7 @@ def test_test_loop_evaluates_every_detected_box_above_the_score_threshold(sample
     assert expected == 18  # of 118 person detections
     torch.manual_seed(0)
     ckpt = save_pose_checkpoint(str(tmp_path / 'pose.pth'))
-    spec = importlib.util.spec_from_file_location('vitpose_test_tool', osp.join(ROOT, 'tools', 'test.py'))
-    test_tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(test_tool)
-    test_tool.main([
+    load_tool('test').main([
         POSE_CONFIG, ckpt, '--work-dir', str(tmp_path / 'work'), '--out', str(tmp_path / 'preds.pkl'),
         '--cfg-options',
         f'test_dataloader.dataset.data_root={coco}/',

@@ -4,7 +4,6 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from convert_utils import TOOLS as TOOLS_DIR
 from convert_utils import build_model, load_config, tiny_options
 from random_weights import randomize_
 from vitpose_mm.checkpoints import (LAYOUTS, CheckpointMismatchError, adapt_patch_kernel, convert_checkpoint,
@@ -245,7 +244,7 @@ def test_wrong_kind_is_diagnosed_everywhere(kind, wrong_kinds, tmp_path, monkeyp
     check_refused(lambda m: PoseEstimator.from_config(str(tmp_path / 'cfg.py'), str(path)), model, expected)
 
 
-def test_vitpose_plus_as_init_cfg_and_in_the_demo_tool(wrong_kinds, tmp_path, monkeypatch):
+def test_vitpose_plus_as_init_cfg_and_in_the_demo_tool(wrong_kinds, tmp_path):
     import cv2
     import numpy as np
     path, _, expected = wrong_kinds['vitpose+']
@@ -253,10 +252,8 @@ def test_vitpose_plus_as_init_cfg_and_in_the_demo_tool(wrong_kinds, tmp_path, mo
     backbone.init_cfg = dict(type='Pretrained', checkpoint=str(path))
     check_refused(lambda m: m.init_weights(), backbone, expected, keys=False)
 
-    import sys
-    monkeypatch.syspath_prepend(TOOLS_DIR)
-    sys.modules.pop('demo', None)
-    import demo
+    from conftest import load_tool
+    demo = load_tool('demo')
     cfg = load_config()
     cfg.dump(str(tmp_path / 'cfg.py'))
     cv2.imwrite(str(tmp_path / 'img.png'), np.zeros((32, 32, 3), np.uint8))
@@ -268,16 +265,13 @@ def test_vitpose_plus_as_init_cfg_and_in_the_demo_tool(wrong_kinds, tmp_path, mo
 
 def test_test_tool_says_what_the_checkpoint_is(samples_dir, tmp_path):
     """tools/test.py (what `mim test` runs) with MAE weights as the pose checkpoint: refused before any image."""
-    import importlib.util
     import os.path as osp
 
+    from conftest import load_tool
     from inference_models import POSE_CONFIG
     coco = osp.join(samples_dir, 'coco')
     torch.save({'model': mae_h14_like(embed_dim=192, depth=6, num_heads=3)}, tmp_path / 'mae.pth')
-    spec = importlib.util.spec_from_file_location('vitpose_test_tool', osp.join(osp.dirname(TOOLS_DIR), 'tools',
-                                                                                'test.py'))
-    test_tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(test_tool)
+    test_tool = load_tool('test')
     with pytest.raises(SystemExit) as e:
         test_tool.main([POSE_CONFIG, str(tmp_path / 'mae.pth'), '--work-dir', str(tmp_path / 'work'),
                         '--cfg-options', f'test_dataloader.dataset.data_root={coco}/',

@@ -3,7 +3,6 @@
 Fixtures (tests/fixtures/official_configs/) are written for these tests with the layout of the official COCO and
 ViTPose+ multi-dataset configs. The converted COCO config must build the same model as the shipped
 configs/coco/td-hm_ViTPose-base_8xb64-210e_coco-256x192.py and carry the same recipe."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -11,7 +10,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from conftest import ROOT
+from conftest import ROOT, load_tool
 from mmpose.registry import MODELS
 from vitpose_mm.config_convert import BaseRef, convert_official_config, read_official_config
 
@@ -22,10 +21,7 @@ SHIPPED_B = osp.join(ROOT, 'configs', 'coco', 'td-hm_ViTPose-base_8xb64-210e_coc
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('convert_config_tool', osp.join(ROOT, 'tools', 'convert_config.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_tool('convert_config')
 
 
 def _convert(src: str, tmp_path, capsys) -> tuple:

@@ -1,5 +1,4 @@
 """tools/demo.py on images, folders and videos, with a real mmdet detector (RTMDet-nano), a box file or no detector."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -11,13 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import load_tool
 from inference_models import POSE_CONFIG, save_detector_checkpoint, save_pose_checkpoint
 from mmpose.evaluation.functional import nms
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-spec = importlib.util.spec_from_file_location('vitpose_demo', osp.join(ROOT, 'tools', 'demo.py'))
-demo = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(demo)
+demo = load_tool('demo')
 
 IMAGE_KEYS = {'image_id', 'file_name', 'category_id', 'keypoints', 'score', 'bbox', 'bbox_score'}
 VIDEO_KEYS = {'frame_id', 'track_id', 'category_id', 'keypoints', 'score', 'bbox', 'bbox_score'}

@@ -1,7 +1,5 @@
 """tools/demo.py with boxes on the command line (--bbox, --bbox-format): the same keypoints as PoseEstimator."""
-import importlib.util
 import json
-import os.path as osp
 import re
 
 import cv2
@@ -9,13 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import load_tool
 from inference_models import POSE_CONFIG, build_pose_model
 from vitpose_mm.apis import PoseEstimator
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-spec = importlib.util.spec_from_file_location('vitpose_demo_boxes', osp.join(ROOT, 'tools', 'demo.py'))
-demo = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(demo)
+demo = load_tool('demo')
 
 
 @pytest.fixture(scope='module')

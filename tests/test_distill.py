@@ -16,13 +16,13 @@ from mmengine.structures import InstanceData, PixelData
 from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 
-from conftest import ROOT
+from conftest import ROOT, load_tool
+from vitpose_mm.checkpoints.student import extract_student
 from vitpose_mm.models.distillers.knowledge_token import heatmap_gt_losses
 from vitpose_mm.models.distillers.teacher import teacher_model_cfg
 from vitpose_mm.utils import configs_dir
 
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import extract_student  # noqa: E402
+extract_tool = load_tool('extract_student')
 
 init_default_scope('mmpose')
 DEMO_TEACHER = 'distill/demo/td-hm_ViTPose-tiny-teacher_1xb32-12e_synthetic-128x96.py'
@@ -158,7 +158,7 @@ def test_width_mismatch_goes_through_a_trained_projection(files):
     assert 'backbone.extra_tokens' not in sd and {'knowledge_token', 'token_proj.weight'} <= set(sd)
     assert not any(k.startswith('teacher.') for k in sd)
     # the extracted student gives the distiller's outputs, without teacher, token file or projection
-    student, dropped = extract_student.extract_student(sd)
+    student, dropped = extract_student(sd)
     assert dropped == ['knowledge_token', 'token_proj.weight']
     torch.testing.assert_close(student['backbone.extra_tokens'], token @ model.token_proj.weight.detach().t())
     cfg = model_cfg(embed=16)
@@ -423,12 +423,12 @@ def test_distill_configs_point_to_matching_teachers(path):
 
 def test_extract_tool_errors(files, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        extract_student.parse_args(['--help'])
+        extract_tool.parse_args(['--help'])
     assert e.value.code == 0 and '--config' in capsys.readouterr().out
-    assert extract_student.main([str(tmp_path / 'nope.pth'), str(tmp_path / 'out.pth')]) == 1
+    assert extract_tool.main([str(tmp_path / 'nope.pth'), str(tmp_path / 'out.pth')]) == 1
     assert 'checkpoint not found' in capsys.readouterr().err
     plain_micro = osp.join(ROOT, 'configs', 'distill', 'demo', 'td-hm_ViTPose-micro_1xb32-12e_synthetic-128x96.py')
-    assert extract_student.main([files['stage1'], str(tmp_path / 'out.pth'), '--config', plain_micro]) == 1
+    assert extract_tool.main([files['stage1'], str(tmp_path / 'out.pth'), '--config', plain_micro]) == 1
     assert 'does not load into the model of' in capsys.readouterr().err and not (tmp_path / 'out.pth').exists()
 
 
@@ -462,8 +462,8 @@ def test_mim_train_distillation_then_test_the_extracted_student(tmp_path):
     run = torch.load(tmp_path / 'run' / 'epoch_1.pth')['state_dict']  # weights_only, with vitpose_mm's allow-list
     assert 'token_proj.weight' in run and not any(k.startswith('teacher.') for k in run)
     plain_kt = osp.join(demo, 'td-hm_ViTPose-micro-kt_1xb32-12e_synthetic-128x96.py')
-    assert extract_student.main([str(tmp_path / 'run' / 'epoch_1.pth'), str(tmp_path / 'student.pth'),
-                                 '--config', plain_kt]) == 0
+    assert extract_tool.main([str(tmp_path / 'run' / 'epoch_1.pth'), str(tmp_path / 'student.pth'),
+                              '--config', plain_kt]) == 0
     out = _mim('test', 'vitpose_mm', plain_kt, '--checkpoint', str(tmp_path / 'student.pth'), '--work-dir',
                str(tmp_path / 'test'), '--cfg-options', *data_opts, cwd=tmp_path)
     assert 'coco/AP' in out and osp.isfile(tmp_path / 'test' / 'metrics.json')

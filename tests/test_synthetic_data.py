@@ -1,5 +1,4 @@
 """The synthetic COCO person-keypoint dataset: determinism, COCO schema, mmpose loading and evaluation."""
-import importlib.util
 import json
 import os.path as osp
 from pathlib import Path
@@ -8,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import load_tool
 from vitpose_mm.datasets import generate_synthetic_coco
 
-ROOT = Path(__file__).resolve().parents[1]
 COCO_NAMES = ['nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder', 'right_shoulder',
               'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee',
               'right_knee', 'left_ankle', 'right_ankle']
@@ -182,9 +181,7 @@ def test_refuses_foreign_folder_and_replaces_its_own(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('make_synthetic_data', ROOT / 'tools' / 'make_synthetic_data.py')
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_tool('make_synthetic_data')
     with pytest.raises(SystemExit) as exc:
         cli.main(['--help'])
     assert exc.value.code == 0 and '--num-train' in capsys.readouterr().out

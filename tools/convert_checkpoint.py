@@ -12,11 +12,7 @@ model.safetensors) for transformers' VitPoseForPoseEstimation. Nothing is writte
 Layouts, examples and what is dropped: docs/checkpoints.md.
 """
 import argparse
-import os
-import os.path as osp
-import re
 import sys
-from collections import defaultdict
 
 LAYOUT_CHOICES = ('auto', 'official', 'vitpose_mm', 'mmpose', 'hf', 'mae')
 DATASET_CHOICES = ('coco', 'aic', 'mpii', 'ap10k', 'apt36k', 'wholebody')
@@ -65,112 +61,13 @@ def log(msg: str) -> None:
     print(f'[convert] {msg}', flush=True)
 
 
-def build_model(config: str, options: dict):
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmpose.registry import MODELS
-    from vitpose_mm.utils import find_config
-    path = find_config(config)
-    cfg = Config.fromfile(path)
-    cfg.merge_from_dict(options)
-    init_default_scope(cfg.get('default_scope', 'mmpose'))
-    return MODELS.build(cfg.model), path
-
-
-def default_mae_config(sd) -> str:
-    """The shipped config of the released size whose width and depth these pre-training weights have."""
-    from vitpose_mm.checkpoints.arch import STANDARD_SIZES
-    width = next((v.shape[-1] for k, v in sd.items() if k in ('pos_embed', 'backbone.pos_embed')), None)
-    depth = len({m.group(1) for k in sd for m in [re.match(r'(?:backbone\.)?(?:blocks|layers)\.(\d+)\.', k)] if m})
-    if (width, depth) not in STANDARD_SIZES:
-        raise ValueError(f'pre-training weights of a {width}-d, {depth}-block ViT, not a released size: give the '
-                         'vitpose_mm config to convert them for (--config)')
-    return f'td-hm_ViTPose-{STANDARD_SIZES[(width, depth)][0]}_8xb64-210e_coco-256x192.py'
-
-
-def summarize_dropped(dropped: dict, verbose: bool) -> None:
-    if not dropped:
-        log('dropped: nothing')
-        return
-    log(f'dropped {len(dropped)} keys:')
-    if verbose:
-        for key, reason in dropped.items():
-            log(f'  {key}: {reason}')
-        return
-    groups = defaultdict(list)
-    for key, reason in dropped.items():
-        groups[reason].append(key)
-    for reason, keys in groups.items():
-        log(f'  {len(keys):4d} x {summarize_keys(keys)}: {reason}')
-
-
-def summarize_keys(keys) -> str:
-    """``backbone.blocks.N.mlp.experts.3.*`` for the keys of one expert in every block, and the like."""
-    if len(keys) == 1:
-        return keys[0]
-    patterns = sorted({re.sub(r'(blocks|layer)\.\d+\.', r'\1.N.', k.rsplit('.', 1)[0]) + '.*' for k in keys})
-    if len(patterns) <= 2:
-        return ', '.join(patterns)
-    common = osp.commonprefix([p.split('.') for p in patterns])
-    return '.'.join(common) + '.*' if common else ', '.join(patterns[:2]) + ', ...'
-
-
-def run(args) -> None:
-    from vitpose_mm.checkpoints import (convert_checkpoint, detect_layout, fit_to_model, read_source,
-                                        save_checkpoint, save_hf)
-    if args.to == 'hf' and osp.exists(args.dst) and (not osp.isdir(args.dst) or os.listdir(args.dst)):
-        raise FileExistsError(f'--to hf writes a new folder, but {args.dst} exists and is not empty')
-    if args.to == 'vitpose_mm' and osp.isdir(args.dst):
-        raise IsADirectoryError(f'{args.dst} is a folder; --to vitpose_mm writes a checkpoint file')
-    log(f'reading {args.src}')
-    src = read_source(args.src)
-    layout = detect_layout(list(src.state_dict)) if args.src_format == 'auto' else args.src_format
-    log(f'{len(src.state_dict)} tensors, layout: {layout}' + (' (detected)' if args.src_format == 'auto' else '') +
-        (', with HF config.json' if src.hf_config else ''))
-    if layout == 'mae' and args.to == 'hf':
-        raise ValueError('pre-training weights have no pose head: HF VitPoseForPoseEstimation needs one')
-    config = args.config or (default_mae_config(src.state_dict) if layout == 'mae' else None)
-    model = None
-    if config:
-        model, config = build_model(config, args.cfg_options)
-        log(f'target model from {config}')
-    elif args.cfg_options:
-        raise ValueError('--cfg-options needs --config')
-    conv = convert_checkpoint(src, layout, args.dataset, keep_experts=args.to == 'hf',
-                              backbone=model.backbone if model is not None and layout == 'mae' else None,
-                              src_grid=args.src_grid, patch_padding=args.patch_padding)
-    if model is not None:
-        fit_to_model(conv, model, args.patch_padding, config=config, verbose=args.verbose)
-        log(f'checked against the model: all {len(conv.state_dict)} tensors have its names and shapes')
-    for note in conv.notes:
-        log(f'note: {note}')
-    summarize_dropped(conv.dropped, args.verbose)
-    log(f'architecture: {conv.arch.describe()}')
-    for what in conv.arch.assumed:
-        log(f'  assumed (not in the weights): {what}')
-    if args.to == 'hf':
-        save_hf(conv, args.dst)
-        log(f'wrote HF folder {args.dst} (config.json, model.safetensors): '
-            f'VitPoseForPoseEstimation.from_pretrained({args.dst!r})')
-        return
-    save_checkpoint(conv, args.dst)
-    size = osp.getsize(args.dst) / 2**20
-    log(f'wrote {args.dst} ({len(conv.state_dict)} tensors, {size:.1f} MiB)')
-    if conv.backbone_only:
-        log(f'use it as backbone init: --cfg-options model.backbone.init_cfg.checkpoint={args.dst}')
-        return
-    opts = conv.arch.cfg_options_text()
-    cfg_name = osp.basename(config) if config else conv.arch.config_name()
-    log(f'test it: mim test vitpose_mm {cfg_name} --checkpoint {args.dst}' +
-        (f' --cfg-options {opts}' if opts and not args.config else ''))
-    if conv.arch.num_heads is None:
-        log('warning: the number of attention heads is not in the weights; set model.backbone.num_heads')
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from vitpose_mm.checkpoints.convert_file import convert_file
     try:
-        run(args)
+        convert_file(args.src, args.dst, src_format=args.src_format, dataset=args.dataset, to=args.to,
+                     config=args.config, cfg_options=args.cfg_options, src_grid=args.src_grid,
+                     patch_padding=args.patch_padding, verbose=args.verbose, log=log)
     except (ValueError, KeyError, OSError, RuntimeError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f'[convert] error: {msg}\n[convert] nothing was written', file=sys.stderr)

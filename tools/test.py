@@ -10,13 +10,11 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.fileio import dump
-from mmengine.registry import RUNNERS
+from mmengine.config import DictAction
 
 import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
 from vitpose_mm.checkpoints import CheckpointMismatchError
-from vitpose_mm.utils import find_config
+from vitpose_mm.engine.launch import LAUNCHERS, build_test_config, run_test
 
 
 def parse_args(argv=None):
@@ -33,7 +31,7 @@ def parse_args(argv=None):
                         help='position grid of the checkpoint when it does not record it and it is not square '
                         '(e.g. 16 12 for 256x192 weights tested at another input size)')
     parser.add_argument('--verbose', action='store_true', help='list every key when the checkpoint does not fit')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
                         help='job launcher for distributed testing')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -41,45 +39,17 @@ def parse_args(argv=None):
     return args
 
 
-def merge_args(cfg: Config, args) -> Config:
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
-    if 'runner_type' not in cfg:  # the one checkpoint loader, also for configs that name no runner
-        cfg.runner_type = 'ViTPoseRunner'
-    loading = dict(cfg.get('checkpoint_loading') or {})
-    if args.src_grid:
-        loading['src_grid'] = tuple(args.src_grid)
-    if args.verbose:
-        loading['verbose'] = True
-    cfg.checkpoint_loading = loading
-    if args.show_dir:
-        vis = cfg.default_hooks.visualization
-        vis.update(enable=True, out_dir=args.show_dir, kpt_thr=args.kpt_thr)
-        cfg.visualizer.setdefault('radius', 3)
-    if args.out:
-        if not args.out.endswith(('.pkl', '.pickle', '.json')):
-            raise ValueError(f'--out must end with .pkl, .pickle or .json, got {args.out}')
-        cfg.test_evaluator = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-        cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
-    return cfg
-
-
 def main(argv=None):
     args = parse_args(argv)
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
-    cfg = Config.fromfile(find_config(args.config))
-    cfg.merge_from_dict(args.cfg_options)
-    cfg = merge_args(cfg, args)
-    runner = RUNNERS.build(cfg)
+    cfg = build_test_config(args.config, args.checkpoint, args.cfg_options, work_dir=args.work_dir,
+                            launcher=args.launcher, out=args.out, show_dir=args.show_dir, kpt_thr=args.kpt_thr,
+                            src_grid=args.src_grid, verbose=args.verbose)
     try:
-        metrics = runner.test()
+        run_test(cfg)
     except CheckpointMismatchError as e:  # what the checkpoint is and the fix, without a traceback
         raise SystemExit(f'error: {e}')
-    if metrics:  # also as a file, for scripts (the runner logs them too)
-        dump(metrics, osp.join(cfg.work_dir, 'metrics.json'), indent=2)
 
 
 if __name__ == '__main__':

@@ -8,14 +8,11 @@ package's configs/ (as mim does).
 """
 import argparse
 import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.config import DictAction
 
 import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
-from vitpose_mm.utils import find_config
+from vitpose_mm.engine.launch import LAUNCHERS, build_train_config, run_train
 
 
 def parse_args(argv=None):
@@ -30,7 +27,7 @@ def parse_args(argv=None):
                         help='scale the learning rate by the actual total batch size (see auto_scale_lr)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, e.g. train_cfg.max_epochs=10 train_dataloader.batch_size=8')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
                         help='job launcher for distributed training')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -38,35 +35,11 @@ def parse_args(argv=None):
     return args
 
 
-def merge_args(cfg: Config, args) -> Config:
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.no_validate:
-        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    if args.auto_scale_lr:
-        if 'auto_scale_lr' not in cfg:
-            raise ValueError(f'{args.config} has no auto_scale_lr entry; cannot use --auto-scale-lr')
-        cfg.auto_scale_lr.enable = True
-    return cfg
-
-
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(find_config(args.config))
-    cfg.merge_from_dict(args.cfg_options)
-    cfg = merge_args(cfg, args)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    run_train(build_train_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher,
+                                 resume=args.resume, amp=args.amp, no_validate=args.no_validate,
+                                 auto_scale_lr=args.auto_scale_lr))
 
 
 if __name__ == '__main__':

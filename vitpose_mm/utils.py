@@ -1,6 +1,10 @@
 """Small helpers shared by the tools."""
 import os
 import os.path as osp
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from mmengine.config import Config
 
 PACKAGE_ROOT = osp.dirname(osp.abspath(__file__))
 
@@ -24,3 +28,17 @@ def find_config(name: str) -> str:
         if base in files and '_base_' not in dirpath:
             return osp.join(dirpath, base)
     raise FileNotFoundError(f'config not found: {name} (neither a file nor a config name under {root})')
+
+
+def load_config(name: str, options: Optional[dict] = None) -> 'Config':
+    """The mmengine config ``name`` (a file, or a shipped config name: :func:`find_config`) with ``options`` (what
+    ``--cfg-options`` gives, ``{'a.b': value}``) merged in.
+
+    Raises:
+        FileNotFoundError: neither a file nor a shipped config name.
+    """
+    from mmengine.config import Config
+    cfg = Config.fromfile(find_config(name))
+    if options:
+        cfg.merge_from_dict(options)
+    return cfg

@@ -1,0 +1,121 @@
+"""Training and testing from a config file: what ``tools/train.py`` and ``tools/test.py`` (and ``mim train/test``)
+run after parsing their arguments.
+
+Both look a config up by path or by shipped file name (``vitpose_mm.utils.find_config``), merge ``--cfg-options``,
+then set the launcher and the work dir (``./work_dirs/CONFIG_NAME`` unless given or set by the config).
+"""
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import Config
+from mmengine.fileio import dump
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from vitpose_mm.utils import load_config
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def tool_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
+                launcher: str = 'none') -> Config:
+    """The config ``config`` with ``cfg_options`` merged, ``launcher`` (one of ``LAUNCHERS``) and the work dir set:
+    ``work_dir``, else the config's, else ``./work_dirs/CONFIG_NAME``.
+
+    Raises:
+        FileNotFoundError: ``config`` is neither a file nor a shipped config name.
+    """
+    cfg = load_config(config, cfg_options)
+    cfg.launcher = launcher
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    return cfg
+
+
+def build_train_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
+                 launcher: str = 'none', resume: Optional[str] = None, amp: bool = False, no_validate: bool = False,
+                 auto_scale_lr: bool = False) -> Config:
+    """:func:`tool_config` plus the training switches of ``tools/train.py``.
+
+    Args:
+        resume: ``'auto'`` (the latest checkpoint of the work dir), a checkpoint path, or None (no resuming).
+        amp: automatic mixed precision (``AmpOptimWrapper``, dynamic loss scale unless the config sets one).
+        no_validate: drop validation (``val_cfg``, ``val_dataloader``, ``val_evaluator``).
+        auto_scale_lr: scale the learning rate by the actual total batch size.
+
+    Raises:
+        ValueError: ``auto_scale_lr`` with a config that has no ``auto_scale_lr`` entry.
+    """
+    cfg = tool_config(config, cfg_options, work_dir, launcher)
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        cfg.resume = True
+        cfg.load_from = resume
+    if amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if auto_scale_lr:
+        if 'auto_scale_lr' not in cfg:
+            raise ValueError(f'{config} has no auto_scale_lr entry; cannot use --auto-scale-lr')
+        cfg.auto_scale_lr.enable = True
+    return cfg
+
+
+def build_test_config(config: str, checkpoint: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
+                launcher: str = 'none', out: Optional[str] = None, show_dir: Optional[str] = None,
+                kpt_thr: float = 0.3, src_grid: Optional[Sequence[int]] = None, verbose: bool = False) -> Config:
+    """:func:`tool_config` plus the testing switches of ``tools/test.py``; the checkpoint is loaded by
+    ``ViTPoseRunner`` (also for configs that name no runner).
+
+    Args:
+        checkpoint: path or URL, loaded as ``load_from``.
+        out: dump the raw predictions to this .pkl/.pickle/.json file (mmengine's ``DumpResults``).
+        show_dir: save images with predicted skeletons there (relative to the run's log dir); ``kpt_thr`` applies.
+        src_grid: (rows, columns) position grid of the checkpoint when it does not record it.
+        verbose: list every key when the checkpoint does not fit.
+
+    Raises:
+        ValueError: ``out`` with another extension.
+    """
+    cfg = tool_config(config, cfg_options, work_dir, launcher)
+    cfg.load_from = checkpoint
+    if 'runner_type' not in cfg:  # the one checkpoint loader, also for configs that name no runner
+        cfg.runner_type = 'ViTPoseRunner'
+    loading = dict(cfg.get('checkpoint_loading') or {})
+    if src_grid:
+        loading['src_grid'] = tuple(src_grid)
+    if verbose:
+        loading['verbose'] = True
+    cfg.checkpoint_loading = loading
+    if show_dir:
+        vis = cfg.default_hooks.visualization
+        vis.update(enable=True, out_dir=show_dir, kpt_thr=kpt_thr)
+        cfg.visualizer.setdefault('radius', 3)
+    if out:
+        if not out.endswith(('.pkl', '.pickle', '.json')):
+            raise ValueError(f'--out must end with .pkl, .pickle or .json, got {out}')
+        cfg.test_evaluator = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=out))
+    return cfg
+
+
+def run_train(cfg: Config) -> None:
+    """Train with the config's runner (``runner_type``, else mmengine's ``Runner``)."""
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner.train()
+
+
+def run_test(cfg: Config) -> dict:
+    """Evaluate with the config's runner; the metrics are also written to ``WORK_DIR/metrics.json`` (for scripts).
+
+    Raises:
+        CheckpointMismatchError: the checkpoint does not fit the model (nothing is loaded; the message says the fix).
+    """
+    runner = RUNNERS.build(cfg)
+    metrics = runner.test()
+    if metrics:  # also as a file, for scripts (the runner logs them too)
+        dump(metrics, osp.join(cfg.work_dir, 'metrics.json'), indent=2)
+    return metrics
