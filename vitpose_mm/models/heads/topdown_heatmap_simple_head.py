@@ -22,6 +22,7 @@ project should give ``final_layer`` rather than ``extra``.
 import inspect
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -185,7 +186,7 @@ class TopdownHeatmapSimpleHead(HeatmapHead):
                 tuple of features, of which ``feats[in_index]`` is used.
 
         Returns:
-            Tensor: Heatmaps of shape (B, out_channels, H, W), in float32 whatever the compute dtype: mmpose's
+            Tensor: Heatmaps of shape (B, out_channels, H, W), in float32 when computed in half precision: mmpose's
             loss, accuracy and decoding hand them to numpy, which has no bfloat16 (a bf16 model, FSDP mixed
             precision or autocast would otherwise fail there).
         """
@@ -196,7 +197,8 @@ class TopdownHeatmapSimpleHead(HeatmapHead):
                               align_corners=self.align_corners)
         x = self.deconv_layers(x)
         x = self.conv_layers(x)
-        return self.final_layer(x).float()
+        x = self.final_layer(x)
+        return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 DECONV_1X_DEFAULTS = dict(deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4))  # HeatmapHead's
