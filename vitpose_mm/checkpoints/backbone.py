@@ -7,6 +7,7 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 
 from vitpose_mm.models.backbones.pos_embed import infer_grid_shape, resize_pos_embed
+from vitpose_mm.models.layers import is_relative_position_key
 from .io import load_file, state_dict_of
 from .layouts import MMPRETRAIN_PRETRAIN, to_vitpose_mm
 
@@ -80,15 +81,18 @@ def convert_backbone_state_dict(sd: Dict[str, torch.Tensor], model: nn.Module, p
 def load_backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = None) -> None:
     """Load pre-training or ViTPose backbone weights into a ``ViT`` strictly; log what was dropped and why.
 
-    Only ``last_norm`` (pre-training checkpoints have none that ViTPose uses) and ``extra_tokens`` (set by a
-    distiller or learned from their random init) may be missing; any other missing or surplus key is an error that
+    Only ``last_norm`` (pre-training checkpoints have none that ViTPose uses), ``extra_tokens`` (set by a
+    distiller or learned from their random init) and window attention's ``rel_pos_h``/``rel_pos_w`` (zeros) may be
+    missing; any other missing or surplus key is an error that
     names it.
     """
     logger = MMLogger.get_current_instance()
     sd, dropped = convert_backbone_state_dict(state_dict_of(load_file(path), path), model, prefix)
     own = model.state_dict()
     missing = [k for k in own if k not in sd]
-    not_allowed = [k for k in missing if not k.startswith('last_norm.') and k != 'extra_tokens']
+    # window attention's relative-position tables (issue 9) are in no plain checkpoint: they keep their zero init
+    not_allowed = [k for k in missing if not k.startswith('last_norm.') and k != 'extra_tokens'
+                   and not is_relative_position_key(k)]
     if not_allowed:
         raise KeyError(f'{path} lacks backbone weights {not_allowed[:8]}{" ..." if len(not_allowed) > 8 else ""}')
     model.load_state_dict({**{k: own[k] for k in missing}, **sd}, strict=True)

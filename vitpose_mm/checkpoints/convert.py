@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 from vitpose_mm.models.backbones.pos_embed import infer_grid_shape, resize_pos_embed
+from vitpose_mm.models.layers import is_relative_position_key
 from .arch import Arch, arch_of_model, infer_arch
 from .hf import hf_config_for, hints_from_hf_config, layer_norm_eps_note, read_hf_config, read_hf_folder, \
     save_hf_folder
@@ -245,7 +246,9 @@ def fit_to_model(conv: Conversion, model: nn.Module) -> Conversion:
         notes.append(f"{key} resampled from a {src[0]}x{src[1]} to the model's {dst[0]}x{dst[1]} grid (bicubic)")
     wanted = [k for k in own if not conv.backbone_only or (k.startswith('backbone.')
                                                             and not k.startswith('backbone.last_norm.'))]
-    missing = [k for k in wanted if k not in sd]
+    # window attention's relative-position tables (issue 9) are in no plain checkpoint: the model's load hook
+    # (WindowAttention._load_from_state_dict) fills them with zeros
+    missing = [k for k in wanted if k not in sd and not is_relative_position_key(k)]
     surplus = [k for k in sd if k not in own]
     shapes = [f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}' for k in sd
               if k in own and sd[k].shape != own[k].shape]

@@ -172,7 +172,7 @@ class WindowAttention(Attention):
         if self.pool:  # means over the real tokens of the unshifted windows: (B, h, nW, d) -> every window
             valid = window_partition(F.pad(x.new_ones(1, hp, wp, 1), (0, 0, 0, padded[1] - wp, 0, padded[0] - hp)),
                                      self.window_size)  # (1, nW, T, 1)
-            count = valid.sum(dim=2)[:, None]  # (1, 1, nW, 1)
+            count = valid.sum(dim=2)[:, None].to(k.dtype)  # (1, 1, nW, 1); k's dtype also under autocast
             for t, out in ((k, keys), (v, values)):
                 pooled = windows(t, (0, 0)).sum(dim=3).transpose(1, 2) / count  # (B, h, nW, d)
                 out.append(pooled[:, None].expand(B, n_win, -1, -1, -1))
