@@ -122,3 +122,28 @@ def test_ratio_2_gives_1_8_features_and_resamples_pos_embed():
 def test_bad_arguments_name_the_argument(kw, arg):
     with pytest.raises(ValueError, match=arg):
         vit(**kw)
+
+
+def test_plain_pose_checkpoint_loads_into_a_window_pose_model(tmp_path):
+    """The pose-checkpoint path (``vitpose_mm.checkpoints.load_checkpoint``, used by the inference API) accepts the
+    missing relative-position tables and nothing else."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    from conftest import ROOT
+    from vitpose_mm.checkpoints import CheckpointMismatchError, load_checkpoint
+    cfg = Config.fromfile(f'{ROOT}/configs/attention/demo/td-hm_ViTPose-micro-ratio2_1xb32-6e_synthetic-128x96.py')
+    init_default_scope('mmpose')
+    plain = MODELS.build(cfg.model)
+    torch.save({'state_dict': plain.state_dict()}, tmp_path / 'plain.pth')
+    cfg.model.backbone.update(window_size=(4, 4), shift=True, pool=True, use_rel_pos=True)
+    windowed = MODELS.build(cfg.model)
+    load_checkpoint(windowed, str(tmp_path / 'plain.pth'))
+    torch.testing.assert_close(windowed.head.final_layer.weight, plain.head.final_layer.weight)
+    assert windowed.backbone.blocks[1].attn.rel_pos_w.abs().sum() == 0
+    sd = plain.state_dict()
+    del sd['backbone.blocks.1.attn.proj.weight']
+    torch.save({'state_dict': sd}, tmp_path / 'broken.pth')
+    with pytest.raises(CheckpointMismatchError, match='blocks.1.attn.proj.weight'):
+        load_checkpoint(windowed, str(tmp_path / 'broken.pth'))

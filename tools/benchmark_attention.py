@@ -69,22 +69,34 @@ def build(config: str, fused: bool):
 def attention_table(args) -> None:
     print(f'# one training step of ViTPose-B at 1/8 features, batch {args.batch}, {args.device}, '
           f'{"fused" if args.fused else "written-out"} attention')
-    print('| row | memory MB | ratio | paper MB | paper ratio | activations MB | GFLOPs | ratio |')
-    print('|---|---|---|---|---|---|---|---|')
+    cpu = not args.device.startswith('cuda')
+    if cpu:
+        print('# CPU memory is counted (weights, gradients, AdamW states + tensors saved for backward); "at 64" '
+              'adds 64 images\' activations to the rest: a linear extrapolation to the batch of one training GPU')
+    print('| row | memory MB | ratio | activations MB/image | ratio | at 64 MB | ratio | paper MB | paper ratio | '
+          'GFLOPs/image | ratio |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|')
     base = None
     for row in args.rows:
         torch.manual_seed(0)
         model, hw = build('attention/' + NAME.format(row), args.fused)
         cost = training_step_cost(model, hw, args.batch, args.device)
         del model
-        paper_row, paper_mb = ATTENTION_ROWS[row]
+        act = cost.activation_bytes / args.batch
+        at64 = cost.memory_bytes - cost.activation_bytes + 64 * act
         if base is None:
             if row != 'full':
                 print('(ratios are to the first row measured, not to full attention)')
-            base = cost
-        print(f'| {paper_row} | {cost.memory_bytes / 2**20:,.0f} | {cost.memory_bytes / base.memory_bytes:.0%} | '
-              f'{paper_mb:,} | {paper_mb / ATTENTION_ROWS["full"][1]:.0%} | {cost.activation_bytes / 2**20:,.0f} | '
-              f'{cost.flops / 1e9:,.1f} | {cost.flops / base.flops:.0%} |', flush=True)
+            base = (cost, act, at64)
+        paper_row, paper_mb = ATTENTION_ROWS[row]
+
+        def cell(value: float, ref: float) -> str:
+            return f'{value / 2**20:,.0f} | {value / ref:.0%}' if cpu else 'n/a | n/a'
+
+        print(f'| {paper_row} | {cost.memory_bytes / 2**20:,.0f} | {cost.memory_bytes / base[0].memory_bytes:.0%} | '
+              f'{cell(act, base[1])} | {cell(at64, base[2])} | '
+              f'{paper_mb:,} | {paper_mb / ATTENTION_ROWS["full"][1]:.0%} | {cost.flops / args.batch / 1e9:,.1f} | '
+              f'{cost.flops / base[0].flops:.0%} |', flush=True)
 
 
 def resolution_table(args) -> None:
