@@ -115,6 +115,7 @@ def test_ratio_2_gives_1_8_features_and_resamples_pos_embed():
     (dict(window_size=4, global_blocks=(4, )), 'global_blocks'),
     (dict(window_size=4, global_blocks=(-1, )), 'global_blocks'),
     (dict(window_size=4, global_blocks=(1, 1)), 'global_blocks'),
+    (dict(window_size=4, global_blocks=2), 'global_blocks'),
     (dict(ratio=3), 'ratio'),
     (dict(ratio=8), 'ratio'),
     (dict(ratio=0), 'ratio'),

@@ -133,7 +133,7 @@ class ViT(BaseBackbone):
                              f'use ratio 1, 2 or 4 (for 16x16 patches)')
         # None: full attention; a dict: WindowAttention arguments. One entry per block.
         self.block_attention: List[Optional[dict]] = plan_block_attention(
-            depth, self.patch_shape, window_size, shift, pool, tuple(global_blocks), use_rel_pos)
+            depth, self.patch_shape, window_size, shift, pool, global_blocks, use_rel_pos)
         # One row more than patches: the official class-token row, added to every patch in forward().
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_shape[0] * self.patch_shape[1], embed_dim))
         self.num_extra_tokens = num_extra_tokens

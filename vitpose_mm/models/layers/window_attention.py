@@ -223,8 +223,11 @@ def plan_block_attention(depth: int, grid: Tuple[int, int], window_size: Union[N
     ``global_blocks`` keep full attention (ViTDet); ``shift`` moves the windows of every odd block by half a window
     (Swin); ``pool`` and ``use_rel_pos`` apply to every window block. Errors name the argument at fault.
     """
+    if not isinstance(global_blocks, Sequence) or isinstance(global_blocks, str):
+        raise ValueError(f'global_blocks must be a sequence of block indices, got {global_blocks!r}')
+    global_blocks = tuple(global_blocks)
     if window_size is None:
-        for name, value in (('shift', shift), ('pool', pool), ('global_blocks', tuple(global_blocks)),
+        for name, value in (('shift', shift), ('pool', pool), ('global_blocks', global_blocks),
                             ('use_rel_pos', use_rel_pos)):
             if value:
                 raise ValueError(f'{name}={value!r} needs window attention: set window_size as well')
