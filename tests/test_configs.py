@@ -24,8 +24,11 @@ def test_configs_found():
 def test_config_builds(path):
     cfg = Config.fromfile(path)
     init_default_scope(cfg.default_scope)
-    big = any(size in path for size in ('large', 'huge', 'giant'))
-    with torch.device('meta' if big else 'cpu'):  # L, H and G: shapes only, no 300M+ random inits
+    # L, H and G: shapes only, no 300M+ random inits; the issue-9 variants of ViTPose-B too (their forward passes
+    # are tested on small models in tests/test_vit_attention_variants.py; the micro demo below is forwarded)
+    variant = any(f'/{d}/' in path for d in ('attention', 'resolution', 'partial_finetune')) and '/demo/' not in path
+    big = any(size in path for size in ('large', 'huge', 'giant')) or variant
+    with torch.device('meta' if big else 'cpu'):
         model = MODELS.build(cfg.model)
     multi = type(model).__name__ == 'MultiDatasetTopdownPoseEstimator'
     assert type(model).__name__ == ('MultiDatasetTopdownPoseEstimator' if 'heads' in cfg.model else
@@ -75,3 +78,68 @@ def test_leaf_config_is_at_most_two_files_deep():
                 if line.startswith('_base_'):
                     base_path = osp.normpath(osp.join(osp.dirname(path), eval(line.split('=', 1)[1])[0]))
                     assert '_base_ =' not in open(base_path).read(), f'{base_path} inherits again'
+
+
+ATTENTION = sorted(glob.glob(osp.join(ROOT, 'configs', 'attention', '*.py')))
+RESOLUTION = sorted(glob.glob(osp.join(ROOT, 'configs', 'resolution', '*.py')))
+PARTIAL = sorted(glob.glob(osp.join(ROOT, 'configs', 'partial_finetune', '*.py')))
+
+
+def test_paper_flexibility_configs_are_all_there():
+    """Issue 9: seven attention rows, B/L/H at two resolutions, two partial fine-tunings; all top-down."""
+    assert len(ATTENTION) == 7 and len(RESOLUTION) == 6 and len(PARTIAL) == 2
+    for path in ATTENTION + RESOLUTION + PARTIAL:
+        assert Config.fromfile(path).data_mode == 'topdown', path
+
+
+def test_attention_configs_are_vitpose_b_at_1_8_features():
+    rows = {}
+    for path in ATTENTION:
+        cfg = Config.fromfile(path)
+        bb, head = cfg.model.backbone, cfg.model.head
+        assert bb.ratio == 2 and bb.embed_dim == 768 and bb.depth == 12 and head.num_deconv_layers == 1
+        assert cfg.codec.heatmap_size == (48, 64)
+        rows[osp.basename(path).split('ratio2-')[1].split('_')[0]] = (
+            bb.get('window_size'), bb.get('shift', False), bb.get('pool', False), tuple(bb.get('global_blocks', ())))
+    assert rows == {
+        'full': (None, False, False, ()),
+        'window8x8': ((8, 8), False, False, ()),
+        'window8x8-shift': ((8, 8), True, False, ()),
+        'window8x8-pool': ((8, 8), False, True, ()),
+        'window8x8-shift-pool': ((8, 8), True, True, ()),
+        'full-window8x8': ((8, 8), False, False, (2, 5, 8, 11)),
+        'window16x12-shift-pool': ((16, 12), True, True, ()),
+    }
+    init_default_scope('mmpose')
+    with torch.device('meta'):  # shapes only
+        model = MODELS.build(Config.fromfile(ATTENTION[0]).model)
+    assert model.backbone.patch_shape == (32, 24)
+
+
+@pytest.mark.parametrize('size', ['384x288', '576x432'])
+def test_resolution_configs_scale_heatmaps_and_sigma(size):
+    h, w = map(int, size.split('x'))
+    for path in [p for p in RESOLUTION if size in p]:
+        cfg = Config.fromfile(path)
+        assert cfg.model.backbone.img_size == (h, w)
+        for codec in (cfg.codec, cfg.model.head.decoder, cfg.train_pipeline[-2].encoder):
+            assert codec.input_size == (w, h) and codec.heatmap_size == (w // 4, h // 4)
+            assert codec.sigma == 2 * (h // 4) / 64  # 2 at 64x48, as mmpose scales it: 3 at 96x72
+        assert cfg.val_dataloader.dataset.pipeline[-2].input_size == (w, h)
+
+
+def test_partial_finetune_configs_freeze_what_they_say():
+    init_default_scope('mmpose')
+    for path in PARTIAL:
+        cfg = Config.fromfile(path)
+        part = 'attn' if 'freeze-attn' in path else 'ffn'
+        assert cfg.model.backbone.get(f'freeze_{part}') is True
+        bb = cfg.model.backbone
+        cfg.model.backbone = dict(bb, depth=2)  # small: what is frozen does not depend on the depth
+        backbone = MODELS.build(cfg.model).backbone.train()
+        blocks = [(n.split('.')[2], p.requires_grad) for n, p in backbone.named_parameters() if n.startswith('blocks.')]
+        frozen = {name for name, grad in blocks if not grad}
+        trained = {name for name, grad in blocks if grad}
+        assert frozen == ({'attn', 'norm1'} if part == 'attn' else {'mlp', 'norm2'})
+        assert trained == ({'mlp', 'norm2'} if part == 'attn' else {'attn', 'norm1'})
+        assert backbone.pos_embed.requires_grad == (part == 'attn')

@@ -11,6 +11,7 @@ from .convert import CheckpointMismatchError
 from .diagnose import describe_checkpoint, fix_for_kind, mismatch_message
 from .io import load_file, recorded_grid, state_dict_of
 from .layouts import MMPRETRAIN_PRETRAIN, add_zero_cls_row, to_vitpose_mm
+from vitpose_mm.models.layers import is_relative_position_key
 
 # Keys of pre-training checkpoints that ViTPose does not use, with the reason (first match wins).
 DROPPED_PRETRAIN_KEYS: List[Tuple[str, str]] = [
@@ -94,6 +95,7 @@ def load_backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = N
     distiller or learned from their random init) may be missing; any other missing or surplus key is an error that
     names it. A kernel of another patch size is adapted (``patch_padding``), the position grid resampled (the source
     grid: ``src_grid``, the file's recorded grid, or a square number of rows). Nothing is loaded unless all fits.
+from vitpose_mm.models.layers import is_relative_position_key
     """
     if patch_padding not in PATCH_PADDING_MODES:
         raise ValueError(f'init_cfg patch_padding must be one of {PATCH_PADDING_MODES}, got {patch_padding!r}')
@@ -113,7 +115,9 @@ def load_backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = N
             fix_for_kind(kind, path, model, None), reason=reason)) from e
     own = model.state_dict()
     missing = [k for k in own if k not in sd]
-    not_allowed = [k for k in missing if not k.startswith('last_norm.') and k != 'extra_tokens']
+    # window attention's relative-position tables (issue 9) are in no plain checkpoint: they keep their zero init
+    not_allowed = [k for k in missing if not k.startswith('last_norm.') and k != 'extra_tokens'
+                   and not is_relative_position_key(k)]
     if not_allowed:
         raise KeyError(f'{path} lacks backbone weights {not_allowed[:8]}{" ..." if len(not_allowed) > 8 else ""}')
     model.load_state_dict({**{k: own[k] for k in missing}, **sd}, strict=True)

@@ -30,6 +30,7 @@ from vitpose_mm.models.layers.pos_embed import AmbiguousGridError, source_grid
 from .adapt import fit_embeddings
 from .arch import RELEASED_GRID, Arch, arch_of_model, infer_arch
 from .diagnose import fix_for_arch, mismatch_message
+from vitpose_mm.models.layers import is_relative_position_key
 from .hf import hf_config_for, hints_from_hf_config, layer_norm_eps_note, read_hf_config, read_hf_folder, \
     save_hf_folder
 from .io import load_file, recorded_grid, state_dict_of
@@ -280,7 +281,9 @@ def fit_to_model(conv: Conversion, model: nn.Module, patch_padding: str = 'pad',
                            patch_padding=patch_padding, what=conv.source, reason=conv.grid_reason)
     wanted = [k for k in own if k not in allow_missing and (not conv.backbone_only or (
         k.startswith('backbone.') and not k.startswith('backbone.last_norm.')))]
-    missing = [k for k in wanted if k not in sd]
+    # window attention's relative-position tables (issue 9) are in no plain checkpoint: the model's load hook
+    # (WindowAttention._load_from_state_dict) fills them with zeros
+    missing = [k for k in wanted if k not in sd and not is_relative_position_key(k)]
     surplus = [k for k in sd if k not in own]
     shapes = [f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}' for k in sd
               if k in own and sd[k].shape != own[k].shape]

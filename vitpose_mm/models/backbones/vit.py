@@ -9,6 +9,9 @@ official numbers:
 - there is no class token in the sequence, but ``pos_embed`` keeps its class-token row, and that row is **added to
   every patch** (``pos_embed[:, 1:] + pos_embed[:, :1]``);
 - a final ``last_norm`` and a (B, C, Hp, Wp) feature map as output;
+- optional, from the paper (section 4.3) but never released: ``ratio=2`` (1/8 features) and window, shifted-window
+  and pooling-window attention per block (``window_size``, ``shift``, ``pool``, ``global_blocks``, ``use_rel_pos``;
+  docs/attention.md), all loading plain weights;
 - ViTPose+ (``part_features > 0``): each MLP's ``fc2`` produces ``C - part_features`` shared channels and one of
   ``num_expert`` extra ``Linear(hidden, part_features)`` experts, chosen per sample by ``dataset_source``, the rest.
 
@@ -19,11 +22,10 @@ added (they get no position), go through every block, and are dropped before ``l
 the (B, C, Hp, Wp) patch grid. With ``num_extra_tokens=0`` (the default) nothing changes, neither the outputs nor the
 checkpoint keys.
 """
-from typing import Optional, Sequence, Set, Tuple, Union
+from typing import List, Optional, Sequence, Set, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmengine.logging import MMLogger
 from mmengine.model.weight_init import trunc_normal_
@@ -32,138 +34,10 @@ from mmpose.registry import MODELS
 
 from vitpose_mm.engine.optim_wrappers.layer_decay_guard import watch_layer_decay
 from vitpose_mm.models.layers.pos_embed import resize_pos_embed
+from ..layers import (Attention, Block, DropPath, Mlp, MoEMlp, PatchEmbed, official_padding,
+                      plan_block_attention)
+from ..layers import to_2tuple as _pair
 from .expert_index import check_dataset_source, warn_unrouted_training
-
-
-def _pair(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    return (int(x), int(x)) if isinstance(x, int) else (int(x[0]), int(x[1]))
-
-
-class DropPath(nn.Module):
-    """Stochastic depth per sample (identity at eval time or with ``drop_prob == 0``)."""
-
-    def __init__(self, drop_prob: float = 0.):
-        super().__init__()
-        self.drop_prob = drop_prob
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.drop_prob == 0. or not self.training:
-            return x
-        keep = 1 - self.drop_prob
-        mask = x.new_empty((x.shape[0], ) + (1, ) * (x.dim() - 1)).bernoulli_(keep)
-        return x * mask / keep
-
-    def extra_repr(self) -> str:
-        return f'drop_prob={self.drop_prob}'
-
-
-class PatchEmbed(nn.Module):
-    """Image to patch tokens; ViTPose pads the convolution by 2 (``4 + 2 * (ratio // 2 - 1)`` for ratio 1)."""
-
-    def __init__(self, patch_size: int = 16, in_chans: int = 3, embed_dim: int = 768, ratio: int = 1,
-                 padding: int = 2):
-        super().__init__()
-        patch = _pair(patch_size)
-        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch, stride=(patch[0] // ratio, patch[1] // ratio),
-                              padding=padding)
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
-        x = self.proj(x)
-        grid = (x.shape[2], x.shape[3])
-        return x.flatten(2).transpose(1, 2), grid
-
-
-class Attention(nn.Module):
-    """Multi-head self-attention with one fused ``qkv`` projection.
-
-    ``fused_attn=True`` uses ``F.scaled_dot_product_attention``; ``False`` writes the math out (softmax(q k^T * scale)
-    v), as the official code does. Both give the same result (tests/test_vit.py).
-    """
-
-    def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = False, qk_scale: Optional[float] = None,
-                 attn_drop: float = 0., proj_drop: float = 0., attn_head_dim: Optional[int] = None,
-                 fused_attn: bool = True):
-        super().__init__()
-        self.num_heads = num_heads
-        head_dim = attn_head_dim or dim // num_heads
-        self.scale = qk_scale or head_dim**-0.5
-        self.fused_attn = fused_attn
-        self.qkv = nn.Linear(dim, head_dim * num_heads * 3, bias=qkv_bias)
-        self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(head_dim * num_heads, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, N, _ = x.shape
-        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
-        if self.fused_attn:
-            x = F.scaled_dot_product_attention(
-                q, k, v, dropout_p=self.attn_drop.p if self.training else 0., scale=self.scale)
-        else:
-            attn = (q * self.scale) @ k.transpose(-2, -1)
-            x = self.attn_drop(attn.softmax(dim=-1)) @ v
-        return self.proj_drop(self.proj(x.transpose(1, 2).reshape(B, N, -1)))
-
-
-class Mlp(nn.Module):
-    """fc1 - GELU - fc2, with dropout after each as in the official code."""
-
-    def __init__(self, in_features: int, hidden_features: int, drop: float = 0.):
-        super().__init__()
-        self.fc1 = nn.Linear(in_features, hidden_features)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden_features, in_features)
-        self.drop = nn.Dropout(drop)
-
-    def forward(self, x: torch.Tensor, dataset_source: Optional[torch.Tensor] = None) -> torch.Tensor:
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
-
-
-class MoEMlp(nn.Module):
-    """ViTPose+ MLP: shared ``fc2`` for ``C - part_features`` channels, one expert per dataset for the rest.
-
-    As in the official ``vit_moe.py``, no dropout is applied (the official module defines one but never calls it).
-    """
-
-    def __init__(self, in_features: int, hidden_features: int, num_expert: int, part_features: int):
-        super().__init__()
-        if not 0 < part_features < in_features:
-            raise ValueError(f'part_features must be in (0, embed_dim={in_features}), got {part_features}')
-        self.part_features = part_features
-        self.fc1 = nn.Linear(in_features, hidden_features)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden_features, in_features - part_features)
-        self.experts = nn.ModuleList(nn.Linear(hidden_features, part_features) for _ in range(num_expert))
-
-    def forward(self, x: torch.Tensor, dataset_source: torch.Tensor) -> torch.Tensor:
-        h = self.act(self.fc1(x))
-        index = dataset_source.view(-1, 1, 1)
-        expert = x.new_zeros(x.shape[:-1] + (self.part_features, ))
-        # Every expert runs on every sample and the unselected outputs are masked: all experts then receive
-        # (zero) gradients in every step, which DDP needs.
-        for i, layer in enumerate(self.experts):
-            expert = expert + layer(h) * (index == i)
-        return torch.cat([self.fc2(h), expert], dim=-1)
-
-
-class Block(nn.Module):
-    """Pre-norm transformer block: ``x + drop_path(attn(norm1(x)))`` then ``x + drop_path(mlp(norm2(x)))``."""
-
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4., qkv_bias: bool = False,
-                 qk_scale: Optional[float] = None, drop: float = 0., attn_drop: float = 0., drop_path: float = 0.,
-                 attn_head_dim: Optional[int] = None, num_expert: int = 1, part_features: int = 0,
-                 fused_attn: bool = True):
-        super().__init__()
-        hidden = int(dim * mlp_ratio)
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop, attn_head_dim, fused_attn)
-        self.drop_path = DropPath(drop_path)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = (MoEMlp(dim, hidden, num_expert, part_features) if part_features else Mlp(dim, hidden, drop))
-
-    def forward(self, x: torch.Tensor, dataset_source: Optional[torch.Tensor] = None) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x)))
-        return x + self.drop_path(self.mlp(self.norm2(x), dataset_source))
 
 
 @MODELS.register_module()
@@ -172,7 +46,8 @@ class ViT(BaseBackbone):
 
     Args:
         img_size: input (H, W) the position embedding is made for; other sizes resample it on the fly.
-        patch_size: patch size. ratio: official patch-overlap ratio (1 in every released model).
+        patch_size: patch size. ratio: official patch-overlap ratio (1 in every released model; 2 gives the
+            paper's 1/8 features: 16x16 patches with stride 8, a 256x192 input gives a 32x24 grid).
         embed_dim, depth, num_heads, mlp_ratio, qkv_bias, qk_scale: transformer dimensions.
         drop_rate, attn_drop_rate, drop_path_rate: dropout rates; drop path rises linearly over the blocks.
         use_checkpoint: gradient checkpointing of every block (saves memory in training, costs a recompute).
@@ -186,6 +61,13 @@ class ViT(BaseBackbone):
         num_extra_tokens: extra tokens carried through the blocks (0: none, and no ``extra_tokens`` parameter).
         extra_tokens_trainable: whether ``extra_tokens`` is learned (True) or frozen (False).
         fused_attn: use ``F.scaled_dot_product_attention`` (True) or the written-out attention (False).
+        window_size, shift, pool, global_blocks, use_rel_pos: the attention of each block (paper section 4.3,
+            docs/attention.md). ``window_size=None`` (default): full attention in every block, the released model.
+            Otherwise (h, w) windows of the patch grid (an int for square ones) in every block but those listed
+            in ``global_blocks``; ``shift`` shifts the windows of odd blocks by half a window (Swin), ``pool``
+            appends each window's mean token to every window's keys and values, ``use_rel_pos`` adds ViTDet's
+            decomposed relative position (zero-initialised; plain checkpoints load without it). The resulting
+            per-block choice is ``block_attention``; see :func:`vitpose_mm.models.layers.plan_block_attention`.
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=PATH[, prefix, src_grid,
             patch_padding])`` loads MAE/timm, mmpretrain or ViTPose backbone weights, also of another patch size,
             through :func:`vitpose_mm.checkpoints.load_backbone_weights`.
@@ -217,6 +99,11 @@ class ViT(BaseBackbone):
                  num_extra_tokens: int = 0,
                  extra_tokens_trainable: bool = True,
                  fused_attn: bool = True,
+                 window_size: Union[None, int, Sequence[int]] = None,
+                 shift: bool = False,
+                 pool: bool = False,
+                 global_blocks: Sequence[int] = (),
+                 use_rel_pos: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if patch_padding != 'pad':
@@ -240,8 +127,16 @@ class ViT(BaseBackbone):
         self.num_expert = num_expert
         self.part_features = part_features
 
-        self.patch_embed = PatchEmbed(patch_size, in_channels, embed_dim, ratio, padding=4 + 2 * (ratio // 2 - 1))
+        self.patch_embed = PatchEmbed(patch_size, in_channels, embed_dim, ratio, padding=official_padding(ratio))
         self.patch_shape = self._grid_for(self.img_size)
+        probe = tuple(4 * k for k in self.patch_embed.proj.kernel_size)  # 4x4 patches must give a 4r x 4r grid
+        if self._grid_for(probe) != (4 * ratio, 4 * ratio):
+            raise ValueError(f'ratio={ratio}: with the official padding {official_padding(ratio)} a {probe[0]}x'
+                             f'{probe[1]} input gives a {self._grid_for(probe)} grid, not {4 * ratio}x{4 * ratio}; '
+                             f'use ratio 1, 2 or 4 (for 16x16 patches)')
+        # None: full attention; a dict: WindowAttention arguments. One entry per block.
+        self.block_attention: List[Optional[dict]] = plan_block_attention(
+            depth, self.patch_shape, window_size, shift, pool, global_blocks, use_rel_pos)
         # One row more than patches: the official class-token row, added to every patch in forward().
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_shape[0] * self.patch_shape[1], embed_dim))
         self.num_extra_tokens = num_extra_tokens
@@ -253,7 +148,8 @@ class ViT(BaseBackbone):
         dpr = torch.linspace(0, drop_path_rate, depth, device='cpu').tolist()  # cpu: also under torch.device('meta')
         self.blocks = nn.ModuleList(
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias, qk_scale, drop_rate, attn_drop_rate, dpr[i],
-                  num_expert=num_expert, part_features=part_features, fused_attn=fused_attn) for i in range(depth))
+                  num_expert=num_expert, part_features=part_features, fused_attn=fused_attn,
+                  window=self.block_attention[i]) for i in range(depth))
         self.last_norm = nn.LayerNorm(embed_dim, eps=1e-6) if last_norm else nn.Identity()
         trunc_normal_(self.pos_embed, std=.02)
         self.apply(self._init_module)
@@ -262,9 +158,7 @@ class ViT(BaseBackbone):
 
     # ---- construction helpers ---------------------------------------------------------------------------
     def _grid_for(self, hw: Tuple[int, int]) -> Tuple[int, int]:
-        conv = self.patch_embed.proj
-        return tuple((s + 2 * p - k) // st + 1 for s, p, k, st in zip(hw, conv.padding, conv.kernel_size,
-                                                                      conv.stride))
+        return self.patch_embed.grid_for(hw)
 
     @staticmethod
     def _init_module(m: nn.Module) -> None:
@@ -357,9 +251,9 @@ class ViT(BaseBackbone):
             x = torch.cat([x, tokens.to(x.dtype)], dim=1)
         for blk in self.blocks:
             if self.use_checkpoint and self.training and x.requires_grad:
-                x = cp.checkpoint(blk, x, dataset_source, use_reentrant=False)
+                x = cp.checkpoint(blk, x, dataset_source, (hp, wp), use_reentrant=False)
             else:
-                x = blk(x, dataset_source)
+                x = blk(x, dataset_source, (hp, wp))
         x = self.last_norm(x[:, :hp * wp])  # the extra tokens end here; the decoder sees only the patch grid
         return (x.transpose(1, 2).reshape(B, -1, hp, wp).contiguous(), )
 
@@ -388,4 +282,4 @@ class ViT(BaseBackbone):
         return self
 
 
-__all__ = ['ViT', 'Attention', 'Block', 'Mlp', 'MoEMlp', 'PatchEmbed']
+__all__ = ['ViT', 'Attention', 'Block', 'DropPath', 'Mlp', 'MoEMlp', 'PatchEmbed']

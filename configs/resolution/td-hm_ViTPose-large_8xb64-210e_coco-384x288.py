@@ -1,0 +1,34 @@
+# ViTPose-L with the classic decoder, COCO 384x288 (paper table "input resolution"; docs/attention.md).
+# Model, batch size and optimizer are here; data, pipelines, schedule and runtime in ../_base_/coco-384x288.py.
+_base_ = ['../_base_/coco-384x288.py']
+
+model = dict(
+    backbone=dict(
+        type='ViT',
+        img_size=(384, 288),
+        patch_size=16,
+        embed_dim=1024,
+        depth=24,
+        num_heads=16,
+        ratio=1,
+        use_checkpoint=True,  # batch 64 per GPU at this size needs it on an 80 GB GPU (estimate, not measured)
+        mlp_ratio=4,
+        qkv_bias=True,
+        drop_path_rate=0.5,
+        # MAE pre-training weights (224x224; pos_embed is resampled to 24x18 at load time)
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_large.pth')),
+    head=dict(
+        type='TopdownHeatmapSimpleHead',
+        in_channels=1024,
+        out_channels=17,
+        num_deconv_layers=2,
+        num_deconv_filters=(256, 256),
+        num_deconv_kernels=(4, 4),
+        final_layer=dict(kernel_size=1)))
+
+train_dataloader = dict(batch_size=64)  # per GPU; 8 GPUs -> 512
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.1),
+    constructor='ViTPoseLayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(num_layers=24, layer_decay_rate=0.8),
+    clip_grad=dict(max_norm=1., norm_type=2))
