@@ -87,7 +87,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=10, save_best='coco/AP', rule='greater', max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False))
-custom_hooks = [dict(type='SyncBuffersHook')]
+# EpochSeedHook: each epoch seeded from (seed, epoch, rank), so that `--resume` repeats an uninterrupted run exactly.
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='EpochSeedHook')]
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))
 vis_backends = [dict(type='LocalVisBackend')]
