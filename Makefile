@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 PKG := $(VENV)/.package-installed
 HF_STAMP := .venv-hf/.setup-done
-PKG_FILES := $(shell find vitpose_mm configs tools -name '*.py' 2>/dev/null) setup.cfg pyproject.toml
+PKG_FILES := $(shell find vitpose_mm configs tools -name '*.py' -o -name '*.sh' 2>/dev/null) setup.cfg pyproject.toml
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: setup demo test mutation clean-demo

@@ -1,4 +1,5 @@
 """Write a converted config as a Python config file, with what was dropped listed on top."""
+import os
 import os.path as osp
 from typing import Any, Dict, List, Tuple
 
@@ -28,6 +29,7 @@ def convert_config_file(src: str, dst: str) -> Tuple[Dict[str, Any], List[str]]:
         raise FileExistsError(f'{dst} exists; not overwriting it')
     cfg, dropped = convert_official_config(read_official_config(src))
     text = format_config(cfg, dropped, src)
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
     with open(dst, 'w') as f:
         f.write(text)
     return cfg, dropped
