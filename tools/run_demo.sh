@@ -3,7 +3,14 @@
 # Environment overrides: DATA (data/synthetic), WORK (work_dirs/demo), CFG (the demo config), and
 # TRAIN_ARGS (extra `mim train` arguments, e.g. "--cfg-options train_cfg.max_epochs=1" for a quick look).
 set -euo pipefail
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  echo 'usage: bash tools/run_demo.sh   (what make demo runs; needs the set-up .venv: run make demo or activate .venv)'
+  echo '  env: DATA (data/synthetic), WORK (work_dirs/demo), CFG (the demo config), TRAIN_ARGS (extra mim train arguments)'
+  exit 0
+fi
 cd "$(dirname "$0")/.."
+# the project's environment when it exists (make puts it on PATH; a direct call may not have it)
+if [ -x "${VENV:-.venv}/bin/python" ]; then export PATH="$(cd "${VENV:-.venv}" && pwd)/bin:$PATH"; fi
 DATA=${DATA:-data/synthetic}
 WORK=${WORK:-work_dirs/demo}
 CFG=${CFG:-configs/demo/td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96.py}

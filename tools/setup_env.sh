@@ -12,6 +12,11 @@
 # - mmpose 1.3.2 lists chumpy (unbuildable, never imported) and openmim 0.3.9 pulls openxlab (pins an ancient
 #   setuptools): both are installed with --no-deps plus their real runtime needs.
 set -euo pipefail
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  echo 'usage: bash tools/setup_env.sh   (what make setup runs: creates .venv with the pinned OpenMMLab stack)'
+  echo '  env: VENV (.venv), PYTHON (python3.11), MAX_JOBS (2, for the mmcv build)'
+  exit 0
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # absolute: pip writes the interpreter path it was run with into the shebang of every console script (mim)
