@@ -3,10 +3,17 @@
 #   bash tools/dist_train.sh CONFIG NPROC [train.py arguments ...]
 # Several machines: set NNODES, NODE_RANK, MASTER_ADDR and PORT the same way on each (torchrun's rendezvous).
 set -euo pipefail
-if [ $# -lt 2 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  echo "usage: bash tools/dist_train.sh CONFIG NPROC [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]"
+usage() {
+  echo "usage: bash tools/dist_train.sh CONFIG NPROC [train.py arguments ...]"
   echo "  env: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500)"
+}
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  usage
   exit 0
+fi
+if [ $# -lt 2 ]; then
+  usage >&2
+  exit 2
 fi
 CONFIG=$1
 NPROC=$2
