@@ -1,4 +1,4 @@
-"""Reference outputs of HF transformers' VitPoseForPoseEstimation for tests/test_convert_hf.py.
+"""Reference outputs of HF transformers' VitPoseForPoseEstimation for tests/checkpoints/test_convert_hf.py.
 
 Runs in .venv-hf (made by tools/setup_hf_env.sh; transformers cannot live beside mmpretrain 1.2.0), never imported by
 the main test environment:
@@ -7,7 +7,7 @@ the main test environment:
         random-weight models, one folder per case (config.json + model.safetensors) with reference.npz:
         the input, the dataset index and HF's heatmaps
     .venv-hf/bin/python tests/hf_reference.py fixture tests/fixtures/hf_reference.npz
-        the small committed fixture that tests/test_hf_fixture.py reads in every `make test` (no .venv-hf needed
+        the small committed fixture that tests/checkpoints/test_hf_fixture.py reads in every `make test` (no .venv-hf needed
         there): weights and inputs come from tests/random_weights.formula_tensor (a function of the key name and
         shape, no RNG), so only HF's key names, shapes, config and heatmaps are stored
     .venv-hf/bin/python tests/hf_reference.py run JOBS.json

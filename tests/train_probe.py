@@ -1,4 +1,4 @@
-"""Hooks for the training-process tests (tests/test_distributed.py, tests/test_resume.py).
+"""Hooks for the training-process tests (tests/engine/test_distributed.py, tests/engine/test_resume.py).
 
 Imported by the training processes through ``custom_imports`` (tests/ is on their PYTHONPATH).
 """

@@ -71,7 +71,7 @@ log "OpenMMLab stack"
   addict packaging pyyaml yapf 'opencv-python<5' pillow \
   json-tricks munkres scipy matplotlib \
   click colorama model-index pandas requests rich tabulate \
-  pytest safetensors
+  pytest safetensors 'onnx==1.23.2' 'onnxruntime==1.32.0' 'onnxscript==0.7.2'
 "${PIP[@]}" --no-deps 'mmpose==1.3.2' 'openmim==0.3.9'
 if ! python -c 'import xtcocotools.coco' 2>/dev/null; then
   log "rebuilding xtcocotools 1.14.3 against numpy 2"

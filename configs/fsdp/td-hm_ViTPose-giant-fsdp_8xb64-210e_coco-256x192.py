@@ -10,7 +10,7 @@ _base_ = ['../_base_/coco-256x192.py']
 # Sharded training (FSDP) through mmengine's FlexibleRunner: each ViT block is one FSDP unit, parameters in bfloat16
 # with float32 gradient reduction, full (unsharded) checkpoints that any vitpose_mm model loads, gradient
 # checkpointing in every block; the layer-decay groups see the original parameter shapes (docs/training.md).
-# Launch: bash tools/dist_train.sh THIS_CONFIG 8  (CPU: see tests/test_fsdp.py)
+# Launch: bash tools/dist_train.sh THIS_CONFIG 8  (CPU: see tests/engine/test_fsdp.py)
 runner_type = 'ViTPoseFlexibleRunner'
 strategy = dict(
     type='FSDPStrategy',

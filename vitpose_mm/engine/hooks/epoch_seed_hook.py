@@ -13,7 +13,7 @@ class EpochSeedHook(Hook):
     with the run's seed, i.e. to the state of the *first* epoch: the augmentations (random box transform, flips) and
     drop path of the epochs after a resume then differ from an uninterrupted run. With this hook each epoch starts
     from ``seed + 1000 * epoch + rank``, whatever happened before, so an interrupted and resumed run trains on the
-    same data order and the same random augmentations and ends with bitwise equal weights (tests/test_resume.py).
+    same data order and the same random augmentations and ends with bitwise equal weights (tests/engine/test_resume.py).
 
     Data loader workers draw their own random numbers: with ``num_workers > 0`` and ``persistent_workers=True`` their
     streams go on across epochs and are not re-seeded here (mmengine seeds them once, from the run's seed).

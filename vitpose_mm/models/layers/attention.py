@@ -31,7 +31,7 @@ class Attention(nn.Module):
     """Multi-head self-attention with one fused ``qkv`` projection, every token to every token.
 
     ``fused_attn=True`` uses ``F.scaled_dot_product_attention``; ``False`` writes the math out (softmax(q k^T * scale)
-    v), as the official code does. Both give the same result (tests/test_vit.py).
+    v), as the official code does. Both give the same result (tests/models/test_vit.py).
     ``forward``: (B, N, dim) -> (B, N, dim); ``hw`` (the patch grid) is accepted for the window variants' sake and
     not needed here.
     """

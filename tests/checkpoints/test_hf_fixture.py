@@ -1,6 +1,6 @@
 """HF transformers' ViTPose outputs, committed as a small fixture, reproduced in every `make test`.
 
-The full HF comparisons (tests/test_convert_hf.py) need the separate .venv-hf and skip without it. This fixture
+The full HF comparisons (tests/checkpoints/test_convert_hf.py) need the separate .venv-hf and skip without it. This fixture
 (tests/fixtures/hf_reference.npz, made once by `tests/hf_reference.py fixture`) holds what HF computed for two tiny
 models whose weights and input are a function of the key names (tests/random_weights.formula_tensor), so the main
 environment rebuilds the same HF checkpoint without transformers and checks:
@@ -16,11 +16,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from conftest import ROOT
 from convert_utils import build_model, heatmaps
 from random_weights import formula_state_dict, formula_tensor
 from vitpose_mm.checkpoints import convert_checkpoint, fit_to_model
 
-FIXTURE = osp.join(osp.dirname(osp.abspath(__file__)), 'fixtures', 'hf_reference.npz')
+FIXTURE = osp.join(ROOT, 'tests', 'fixtures', 'hf_reference.npz')
 TOL = 1e-5  # fp32 reordering only; a swapped key or channel block moves the heatmaps by > 1e-2
 
 

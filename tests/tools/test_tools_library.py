@@ -5,13 +5,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import ROOT
 from vitpose_mm.apis import DemoError, DemoOptions, run_demo
 from vitpose_mm.apis.demo_runner import summary_line
 from vitpose_mm.checkpoints.convert_file import summarize_dropped, summarize_keys
 from vitpose_mm.checkpoints.student import TOKEN_KEY, extract_student, write_student
 from vitpose_mm.engine.launch import build_test_config, build_train_config
 
-ROOT_CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
+ROOT_CONFIGS = Path(ROOT) / 'configs'
 DEMO = 'td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96'  # a shipped config name, looked up in configs/
 
 

@@ -17,7 +17,8 @@ from mmpose.registry import DATASETS, MODELS
 import vitpose_mm  # noqa: F401
 from vitpose_mm.datasets.synthetic import generate_synthetic_coco
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from conftest import ROOT
+
 DEMO_CFG = osp.join(ROOT, 'configs', 'demo', 'td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96.py')
 STEPS, FACTOR = 40, 4.0
 

@@ -12,7 +12,7 @@ from conftest import ROOT
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True))
 LEAVES = [c for c in CONFIGS if '_base_' not in c]
-# Distillation configs need teacher/token checkpoints to build; tests/test_distill.py covers them.
+# Distillation configs need teacher/token checkpoints to build; tests/models/test_distill.py covers them.
 PLAIN = [c for c in LEAVES if 'KnowledgeTokenDistiller' not in open(c).read()]
 
 
@@ -25,7 +25,7 @@ def test_config_builds(path):
     cfg = Config.fromfile(path)
     init_default_scope(cfg.default_scope)
     # L, H and G: shapes only, no 300M+ random inits; the issue-9 variants of ViTPose-B too (their forward passes
-    # are tested on small models in tests/test_vit_attention_variants.py; the micro demo below is forwarded)
+    # are tested on small models in tests/models/test_vit_attention_variants.py; the micro demo below is forwarded)
     variant = any(f'/{d}/' in path for d in ('attention', 'resolution', 'partial_finetune')) and '/demo/' not in path
     big = any(size in path for size in ('large', 'huge', 'giant')) or variant
     with torch.device('meta' if big else 'cpu'):
