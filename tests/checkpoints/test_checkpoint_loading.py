@@ -307,3 +307,12 @@ def test_patch_adaptation_is_noted_with_the_source_grid(tmp_path):
     assert notes[0] == ('patch_embed.proj.weight: 14x14 kernel brought to the model\'s 16x16 patches (pad); its '
                         'position grid is 16x16 (224x224 pre-training input / 14x14 patches)')
     assert notes[1].startswith("pos_embed resampled from a 16x16 to the model's 4x3 grid (bicubic")
+
+
+def test_diagnosis_groups_keys_by_kind_and_names_a_lone_key():
+    from vitpose_mm.checkpoints.diagnose import group_keys
+    blocks = [f'backbone.blocks.{i}.mlp.fc2.{p}' for i in range(3) for p in ('weight', 'bias')]
+    assert group_keys(blocks) == ['backbone.blocks.N.mlp.fc2.* (6)']
+    assert group_keys(['backbone.cls_token']) == ['backbone.cls_token']
+    assert group_keys(['backbone.blocks.2.norm1.weight', 'backbone.blocks.2.norm1.bias']) == \
+        ['backbone.blocks.2.norm1.* (2)']

@@ -179,16 +179,21 @@ def _pattern(key: str):
 
 def group_keys(keys: Sequence[str], tail: bool = True) -> List[str]:
     """Keys grouped by tensor kind: ``backbone.blocks.N.mlp.fc2.* (24)`` for one kind in every block, the real
-    indices when they are the same for the whole group (``backbone.blocks.2.norm1.*``). ``tail=False`` keeps the
-    parameter name (for shape lines)."""
+    indices when they are the same for the whole group (``backbone.blocks.2.norm1.*``), a lone key in full.
+    ``tail=False`` keeps the parameter name (for shape lines)."""
     groups: Dict[str, List[tuple]] = {}
+    first: Dict[str, str] = {}
     for k in keys:
         pattern, index = _pattern(k)
         if tail and '.' in pattern:
             pattern = pattern.rsplit('.', 1)[0] + '.*'
         groups.setdefault(pattern, []).append(index)
+        first.setdefault(pattern, k)
     out = []
     for pattern, indices in groups.items():
+        if len(indices) == 1:  # a lone key is named in full (``backbone.cls_token``, not ``backbone.*``)
+            out.append(first[pattern])
+            continue
         if len(set(indices)) == 1 and indices[0]:
             it = iter(indices[0])
             pattern = re.sub(r'\.N\.', lambda _: f'.{next(it)}.', pattern)
