@@ -57,6 +57,8 @@ def main(argv=None) -> int:
     precision = 'fp16' if args.fp16 else 'fp32'
     torch.set_num_threads(min(torch.get_num_threads(), 8))
     try:
+        if args.batch < 2:
+            raise ValueError(f'--batch must be >= 2 (a traced batch of 1 may be specialised), got {args.batch}')
         if args.verify:  # a provider this onnxruntime lacks is bad input: say so before the slow export
             import onnxruntime as ort
             missing = [p for p in args.providers if p not in ort.get_available_providers()]

@@ -88,7 +88,11 @@ def read_metadata(onnx_path: str) -> Dict[str, Any]:
         FileNotFoundError: no such file. ValueError: the file has no :data:`METADATA_KEY` entry (not exported by
         ``tools/export_onnx.py``) or one in an unknown format.
     """
+    import os.path as osp
+
     import onnx
+    if not osp.isfile(onnx_path):
+        raise FileNotFoundError(f'ONNX model not found: {onnx_path}')
     model = onnx.load(onnx_path, load_external_data=False)
     props = {p.key: p.value for p in model.metadata_props}
     if METADATA_KEY not in props:
