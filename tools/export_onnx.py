@@ -46,7 +46,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import torch
     from mmengine.logging import MMLogger
 
     import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
@@ -55,7 +54,6 @@ def main(argv=None) -> int:
     logger = MMLogger.get_instance('export_onnx', log_level=logging.INFO)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     precision = 'fp16' if args.fp16 else 'fp32'
-    torch.set_num_threads(min(torch.get_num_threads(), 8))
     try:
         if args.batch < 2:
             raise ValueError(f'--batch must be >= 2 (a traced batch of 1 may be specialised), got {args.batch}')
@@ -78,6 +76,9 @@ def main(argv=None) -> int:
         logger.info(f'wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB) in {time.time() - start:.0f} s')
     except (FileNotFoundError, ValueError, KeyError, CheckpointMismatchError) as e:
         print(f'error: {e.args[0] if isinstance(e, KeyError) and e.args else e}', file=sys.stderr)
+        return 1
+    except RuntimeError as e:  # torch.export / the ONNX translation refused the model
+        print(f'error: the export failed ({type(e).__name__}): {e}', file=sys.stderr)
         return 1
     if not args.verify:
         return 0

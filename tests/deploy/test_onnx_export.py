@@ -125,6 +125,8 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
     assert "['CUDAExecutionProvider'] not available" in err and 'CPUExecutionProvider' in err
     assert tool.main([config_name(), 'none', str(out), '--batch', '1'] + cli_options(options())) == 1
     assert 'batch must be >= 2' in capsys.readouterr().err
+    assert tool.main([config_name(), 'none', str(out), '--dataset', 'ap10k']) == 1
+    assert 'no checkpoint is given' in capsys.readouterr().err
     assert tool.main(['no_such_config', 'none', str(out)]) == 1
     assert 'config not found: no_such_config' in capsys.readouterr().err
     assert not out.exists()

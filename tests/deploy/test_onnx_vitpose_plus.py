@@ -40,3 +40,38 @@ def test_vitpose_plus_dataset_export_equals_the_multi_dataset_model(tmp_path, ca
         err = capsys.readouterr().err
         assert message in err and "'coco', 'aic', 'mpii', 'ap10k', 'crowdpose', 'coco_wholebody'" in err
     assert not (tmp_path / 'x.onnx').exists()
+
+
+SIX = 'td-hm_ViTPose-plus-base_8xb128-210e_6datasets-256x192'
+SIX_NAMES = ('coco', 'aic', 'mpii', 'ap10k', 'apt36k', 'coco_wholebody')
+SIX_TINY = {'model.backbone.embed_dim': 64, 'model.backbone.depth': 1, 'model.backbone.num_heads': 4,
+            'model.backbone.part_features': 16, 'model.backbone.init_cfg': None,
+            **{f'model.heads.{n}.in_channels': 64 for n in SIX_NAMES}}
+
+
+def test_official_vitpose_plus_release_folds_into_the_exported_model(tmp_path):
+    """An official ViTPose+ file (keypoint_head + associate_keypoint_heads) for a six-dataset config: the model to
+    export for apt36k (expert 4) computes the multi-dataset model's apt36k heatmaps."""
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    from vitpose_mm.checkpoints import LAYOUTS, from_vitpose_mm
+    from vitpose_mm.deploy import build_export_source
+    init_default_scope('mmpose')
+    multi = randomize_(MODELS.build(load_config(SIX, SIX_TINY).model), seed=8).eval()
+    official = {k: v for k, v in multi.state_dict().items() if k.startswith('backbone.')}
+    for i, name in enumerate(SIX_NAMES):  # the official names: head 0 is keypoint_head, the others associate heads
+        head = from_vitpose_mm({'head.' + k: v for k, v in multi.heads[name].state_dict().items()},
+                               LAYOUTS['official'])
+        official.update({k if i == 0 else k.replace('keypoint_head.', f'associate_keypoint_heads.{i - 1}.'): v
+                         for k, v in head.items()})
+    torch.save({'state_dict': official}, tmp_path / 'vitpose+_official.pth')
+    source = build_export_source(SIX, str(tmp_path / 'vitpose+_official.pth'), 'apt36k', SIX_TINY)
+    assert source.dataset_meta['dataset_name'] == 'apt36k' and source.model.head.out_channels == 17
+    assert any('official ViTPose+ release' in n for n in source.notes)
+    x = torch.randn(2, 3, 256, 192)
+    with torch.no_grad():
+        want = multi(x, None, mode='tensor')
+        got = source.model(x, None, mode='tensor')
+    assert (got - want['apt36k']).abs().max().item() <= 1e-5
+    assert (got - want['ap10k']).abs().max().item() > 1e-2  # expert 3 and AP-10K's head differ

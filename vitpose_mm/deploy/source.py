@@ -81,6 +81,9 @@ def build_export_source(config: str, checkpoint: Optional[str] = None, dataset: 
     if model_type != 'TopdownPoseEstimator':
         raise ValueError(f'{config}: model type {model_type!r} is not exported; accepted: TopdownPoseEstimator, '
                          f'{MULTI_DATASET}')
+    if dataset is not None and checkpoint is None:
+        raise ValueError(f'dataset={dataset!r} picks the expert of a ViTPose+ checkpoint, but no checkpoint is given '
+                         f'and {config} is a single-dataset config')
     model = _init_model(cfg)
     notes: List[str] = []
     if checkpoint is None:
