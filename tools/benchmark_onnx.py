@@ -10,10 +10,10 @@ benchmark (mmpose, HF, fast paths) is tools/benchmark.py.
 import argparse
 import os
 import os.path as osp
-import statistics
 import sys
 import tempfile
-import time
+
+from mmengine.config import DictAction
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,52 +27,44 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch', type=int, default=8, help='crops per forward')
     parser.add_argument('--reps', type=int, default=5, help='timed repetitions of each (after one warm-up)')
     parser.add_argument('--threads', type=int, default=2, help='intra-op threads of torch and onnxruntime')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, e.g. model.backbone.depth=2')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.batch < 1 or args.reps < 1 or args.threads < 1:
-        print('error: --batch, --reps and --threads must be >= 1', file=sys.stderr)
-        return 1
     import numpy as np
     import torch
 
     import vitpose_mm  # noqa: F401
     from vitpose_mm.deploy import build_export_source, build_onnx_runner, export_onnx
+    from vitpose_mm.deploy.speed import interleaved_rates, torch_and_onnx_forwards
+    if args.threads < 1:
+        print(f'error: --threads must be >= 1, got {args.threads}', file=sys.stderr)
+        return 1
     torch.set_num_threads(args.threads)
     try:
-        source = build_export_source(args.config, args.checkpoint, args.dataset)
+        source = build_export_source(args.config, args.checkpoint, args.dataset, args.cfg_options)
         with tempfile.TemporaryDirectory() as tmp:
             path = args.onnx
             if path is None:
                 print('exporting (fp32) ...', flush=True)
                 path = export_onnx(source, osp.join(tmp, 'model.onnx'))
-            run = build_onnx_runner(path, ['CPUExecutionProvider'], args.threads)
             w, h = source.input_size
-            x = torch.from_numpy(np.random.default_rng(0).standard_normal((args.batch, 3, h, w), dtype=np.float32))
-            times = {'torch': [], 'onnxruntime': []}
-            with torch.no_grad():
-                forward = {'torch': lambda: source.model(x, None, mode='tensor').numpy(),
-                           'onnxruntime': lambda: run(x.numpy())}
-                out = {name: f() for name, f in forward.items()}  # warm-up
-                for rep in range(args.reps):
-                    for name, f in forward.items():
-                        start = time.perf_counter()
-                        f()
-                        times[name].append(time.perf_counter() - start)
-                    print(f'rep {rep + 1}/{args.reps}: ' + ', '.join(
-                        f'{n} {args.batch / t[-1]:.2f} img/s' for n, t in times.items()), flush=True)
+            crops = np.random.default_rng(0).standard_normal((args.batch, 3, h, w), dtype=np.float32)
+            forwards = torch_and_onnx_forwards(
+                source.model, build_onnx_runner(path, ['CPUExecutionProvider'], args.threads), crops)
+            rate = interleaved_rates(forwards, args.batch, args.reps, lambda line: print(line, flush=True))
+            diff = np.abs(forwards['torch']() - forwards['onnxruntime']()).max()
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    rate = {n: args.batch / statistics.median(t) for n, t in times.items()}
     print(f'load average (1, 5, 15 min) at the end: {", ".join(f"{v:.1f}" for v in os.getloadavg())} on '
           f'{os.cpu_count()} cores')
     print(f'{args.config}, batch {args.batch}, {args.threads} threads, median of {args.reps}: torch fp32 '
           f'{rate["torch"]:.2f} img/s, onnxruntime fp32 {rate["onnxruntime"]:.2f} img/s, ratio '
-          f'{rate["onnxruntime"] / rate["torch"]:.2f}x; max heatmap difference '
-          f'{np.abs(out["torch"] - out["onnxruntime"]).max():.2g}')
+          f'{rate["onnxruntime"] / rate["torch"]:.2f}x; max heatmap difference {diff:.2g}')
     return 0
 
 

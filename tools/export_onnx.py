@@ -11,9 +11,7 @@ size, mean/std, codec and test pipeline go into the file's metadata (key ``vitpo
 """
 import argparse
 import logging
-import os.path as osp
 import sys
-import time
 
 from mmengine.config import DictAction
 
@@ -50,44 +48,20 @@ def main(argv=None) -> int:
 
     import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
     from vitpose_mm.checkpoints import CheckpointMismatchError
-    from vitpose_mm.deploy import build_export_source, check_parity, export_metadata, export_onnx
-    logger = MMLogger.get_instance('export_onnx', log_level=logging.INFO)
-    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    precision = 'fp16' if args.fp16 else 'fp32'
+    from vitpose_mm.deploy.export import export_and_verify
+    MMLogger.get_instance('export_onnx', log_level=logging.INFO)
     try:
-        if args.batch < 2:
-            raise ValueError(f'--batch must be >= 2 (a traced batch of 1 may be specialised), got {args.batch}')
-        if args.verify:  # a provider this onnxruntime lacks is bad input: say so before the slow export
-            import onnxruntime as ort
-            missing = [p for p in args.providers if p not in ort.get_available_providers()]
-            if missing:
-                raise ValueError(f'--providers: {missing} not available in this onnxruntime {ort.__version__}; '
-                                 f'available: {ort.get_available_providers()}')
-        start = time.time()
-        logger.info(f'building {args.config} and loading {checkpoint or "random weights"} ...')
-        source = build_export_source(args.config, checkpoint, args.dataset, args.cfg_options)
-        for note in source.notes:
-            logger.info(f'  {note}')
-        w, h = source.input_size
-        logger.info(f'exporting ({precision}, input (N, 3, {h}, {w}), {source.dataset_meta["num_keypoints"]} '
-                    f'keypoints of {source.dataset_meta.get("dataset_name")}) ...')
-        meta = export_metadata(source, precision, args.config, checkpoint)
-        export_onnx(source, args.out, precision, args.batch, meta, args.opset)
-        logger.info(f'wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB) in {time.time() - start:.0f} s')
+        _, report = export_and_verify(
+            args.config, None if args.checkpoint.lower() == 'none' else args.checkpoint, args.out, args.dataset,
+            'fp16' if args.fp16 else 'fp32', args.batch, args.opset, args.verify, args.verify_batch, args.providers,
+            args.cfg_options)
     except (FileNotFoundError, ValueError, KeyError, CheckpointMismatchError) as e:
         print(f'error: {e.args[0] if isinstance(e, KeyError) and e.args else e}', file=sys.stderr)
         return 1
     except RuntimeError as e:  # torch.export / the ONNX translation refused the model
         print(f'error: the export failed ({type(e).__name__}): {e}', file=sys.stderr)
         return 1
-    if not args.verify:
-        return 0
-    if args.fp16 and args.providers == ['CPUExecutionProvider']:
-        logger.info('fp16 is meant for CUDA execution providers; checking it on the CPU one (supported, slow)')
-    report = check_parity(source.model, args.out, meta, args.verify_batch, providers=args.providers)
-    for line in str(report).splitlines():
-        logger.info(line)
-    if not report.passed:
+    if report is not None and not report.passed:
         print(f'error: the parity check failed for {args.out}', file=sys.stderr)
         return 2
     return 0
