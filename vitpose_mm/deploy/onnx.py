@@ -14,7 +14,7 @@ the padding-2 patch embedding, windows with padding, shift and pooling masks, fu
 with the same outputs, but the TorchScript tracer turns the window code's Python conditions on tensors into
 constants with a warning ("Converting a tensor to a Python boolean ..."), while torch.export proves the graph for a
 symbolic batch size (an export that would bake the batch size in fails instead of giving a wrong graph) and its
-optimizer leaves 5x fewer nodes in the window graphs. It is slower to export (seconds instead of one).
+graphs are smaller (window 8x8 + shift + pool, one block: 101 nodes against 595). It is slower to export (seconds instead of one).
 """
 import copy
 import logging
