@@ -9,12 +9,13 @@ input size. ``fp16`` casts the weights and the computation to float16 inside the
 float32, so a runtime feeds and decodes the same arrays for both precisions (decoding always in float32).
 
 Exporter: ``torch.onnx.export(..., dynamo=True)``, the torch.export-based exporter (the default of torch >= 2.9; the
-TorchScript one is deprecated). Both export every attention variant of this package (the class-token position row,
-the padding-2 patch embedding, windows with padding, shift and pooling masks, fused ``scaled_dot_product_attention``)
-with the same outputs, but the TorchScript tracer turns the window code's Python conditions on tensors into
-constants with a warning ("Converting a tensor to a Python boolean ..."), while torch.export proves the graph for a
-symbolic batch size (an export that would bake the batch size in fails instead of giving a wrong graph) and its
-graphs are smaller (window 8x8 + shift + pool, one block: 101 nodes against 595). It is slower to export (seconds instead of one).
+TorchScript one is deprecated). Both export the plain ViT (the class-token position row, the padding-2 patch
+embedding, fused ``scaled_dot_product_attention``) and the window variant with padding, shift and pooling masks with
+the same outputs (tried with torch 2.14.1), but the TorchScript tracer turns the window code's Python conditions on
+tensors into constants with a warning ("Converting a tensor to a Python boolean ..."), while torch.export proves the
+graph for a symbolic batch size (an export that would bake the batch size in fails instead of giving a wrong graph)
+and its graphs are smaller (window 8x8 + shift + pool, one block: 101 nodes against 595). It is slower to export
+(seconds instead of one).
 """
 import copy
 import logging
