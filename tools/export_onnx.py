@@ -1,0 +1,71 @@
+"""Export a ViTPose config + checkpoint to ONNX and check it against torch with onnxruntime (docs/deploy.md).
+
+    python tools/export_onnx.py CONFIG CHECKPOINT OUT.onnx [--fp16] [--dataset NAME] [--batch 2] [--no-verify]
+    python tools/export_onnx.py configs/vitpose_plus/td-hm_ViTPose-plus-base_8xb128-210e_6datasets-256x192.py \
+        vitpose_plus_base.pth ap10k.onnx --dataset ap10k
+
+The graph: float32 normalized crops (N, 3, H, W), N dynamic -> float32 heatmaps (N, K, H/4, W/4). No flip test and
+no decoding inside (a runtime does both: vitpose_mm.deploy.OnnxPoseModel). The keypoint names, flip indices, input
+size, mean/std, codec and test pipeline go into the file's metadata (key ``vitpose_mm``, JSON). Exit status: 0 done,
+1 bad input or failed export (nothing written), 2 the parity check failed (the file stays, for inspection).
+"""
+import argparse
+import logging
+import sys
+
+from mmengine.config import DictAction
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Export a top-down ViTPose (config + checkpoint) to ONNX with a dynamic batch axis, then check '
+        'it against the torch model with onnxruntime.')
+    parser.add_argument('config', help='config file, or a config file name from the package configs/ (a '
+                        'multi-dataset ViTPose+ config needs --dataset)')
+    parser.add_argument('checkpoint', help='checkpoint (any layout the package loads: docs/checkpoints.md); "none" '
+                        'exports random weights (for trying the tool)')
+    parser.add_argument('out', help='where to write the .onnx file')
+    parser.add_argument('--dataset', help='ViTPose+: the dataset whose expert is folded in and whose head is kept '
+                        '(coco, aic, mpii, ap10k, apt36k, coco_wholebody ...; with a plain config and an official '
+                        'ViTPose+ file: coco, aic, mpii, ap10k, apt36k, wholebody)')
+    parser.add_argument('--fp16', action='store_true', help='float16 weights and compute (for CUDA execution '
+                        'providers); input and output stay float32')
+    parser.add_argument('--batch', type=int, default=2, help='example batch traced at export (>= 2; any batch runs)')
+    parser.add_argument('--opset', type=int, help='ONNX opset (default: the exporter\'s)')
+    parser.add_argument('--no-verify', dest='verify', action='store_false',
+                        help='skip the onnxruntime parity check (on by default)')
+    parser.add_argument('--verify-batch', type=int, default=4, help='random crops in the parity check')
+    parser.add_argument('--providers', nargs='+', default=['CPUExecutionProvider'],
+                        help='onnxruntime execution providers of the parity check')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, e.g. model.backbone.depth=2')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmengine.logging import MMLogger
+
+    import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
+    from vitpose_mm.checkpoints import CheckpointMismatchError
+    from vitpose_mm.deploy.export import export_and_verify
+    MMLogger.get_instance('export_onnx', log_level=logging.INFO)
+    try:
+        _, report = export_and_verify(
+            args.config, None if args.checkpoint.lower() == 'none' else args.checkpoint, args.out, args.dataset,
+            'fp16' if args.fp16 else 'fp32', args.batch, args.opset, args.verify, args.verify_batch, args.providers,
+            args.cfg_options)
+    except (FileNotFoundError, ValueError, KeyError, CheckpointMismatchError) as e:
+        print(f'error: {e.args[0] if isinstance(e, KeyError) and e.args else e}', file=sys.stderr)
+        return 1
+    except RuntimeError as e:  # torch.export / the ONNX translation refused the model
+        print(f'error: the export failed ({type(e).__name__}): {e}', file=sys.stderr)
+        return 1
+    if report is not None and not report.passed:
+        print(f'error: the parity check failed for {args.out}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The steps of ``tools/export_onnx.py``: config + checkpoint -> ``.onnx`` -> the onnxruntime parity check."""
+import logging
+import os.path as osp
+import time
+from typing import Optional, Sequence, Tuple
+
+from mmengine.logging import print_log
+
+from .onnx import PRECISIONS, export_metadata, export_onnx
+from .source import ExportSource, build_export_source
+from .verify import ParityReport, check_parity
+
+
+def check_providers(providers: Sequence[str]) -> None:
+    """ValueError naming the execution providers this onnxruntime lacks and those it has."""
+    import onnxruntime as ort
+    missing = [p for p in providers if p not in ort.get_available_providers()]
+    if missing:
+        raise ValueError(f'providers: {missing} not available in this onnxruntime {ort.__version__}; available: '
+                         f'{ort.get_available_providers()}')
+
+
+def export_and_verify(config: str, checkpoint: Optional[str], out: str, dataset: Optional[str] = None,
+                      precision: str = 'fp32', batch: int = 2, opset: Optional[int] = None, verify: bool = True,
+                      verify_batch: int = 4, providers: Sequence[str] = ('CPUExecutionProvider', ),
+                      cfg_options: Optional[dict] = None) -> Tuple[ExportSource, Optional[ParityReport]]:
+    """Export ``config`` + ``checkpoint`` to ``out`` and, with ``verify``, check it against torch.
+
+    Arguments as ``tools/export_onnx.py`` (``docs/deploy.md``); the steps are logged. Bad arguments (precision, batch,
+    providers) are refused before the model is built.
+
+    Returns:
+        the exported source and the parity report (None without ``verify``); ``report.passed`` says whether it holds.
+
+    Raises:
+        FileNotFoundError, ValueError, CheckpointMismatchError: bad input, nothing written (see
+        :func:`build_export_source`). RuntimeError: the exporter refused the model.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
+    if batch < 2:
+        raise ValueError(f'batch must be >= 2 (a traced batch of 1 may be specialised), got {batch}')
+    if verify:  # say so before the slow export
+        check_providers(providers)
+    start = time.time()
+    print_log(f'building {config} and loading {checkpoint or "random weights"} ...', 'current', logging.INFO)
+    source = build_export_source(config, checkpoint, dataset, cfg_options)
+    for note in source.notes:
+        print_log(f'  {note}', 'current', logging.INFO)
+    w, h = source.input_size
+    print_log(f'exporting ({precision}, input (N, 3, {h}, {w}), {source.dataset_meta["num_keypoints"]} keypoints of '
+              f'{source.dataset_meta.get("dataset_name")}) ...', 'current', logging.INFO)
+    meta = export_metadata(source, precision, config, checkpoint)
+    export_onnx(source, out, precision, batch, meta, opset)
+    print_log(f'wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB) in {time.time() - start:.0f} s', 'current',
+              logging.INFO)
+    if not verify:
+        return source, None
+    if precision == 'fp16' and 'CUDAExecutionProvider' not in providers:
+        print_log('fp16 is meant for CUDA execution providers; checking it on the CPU one (supported, slower)',
+                  'current', logging.INFO)
+    report = check_parity(source.model, out, meta, verify_batch, providers=providers)
+    for line in str(report).splitlines():
+        print_log(line, 'current', logging.INFO)
+    return source, report
+
+
+__all__ = ['check_providers', 'export_and_verify']
