@@ -235,9 +235,9 @@ def test_wrong_kind_is_diagnosed_everywhere(kind, wrong_kinds, tmp_path, monkeyp
 
     cfg = load_config(simple)
     cfg.work_dir = str(tmp_path)
-    # one name per case: mmengine reuses the Visualizer of an earlier runner of the same experiment name (config file
-    # name + start second), whose vis_data folder lies in that case's temporary folder
-    cfg.experiment_name = f'wrong-kind-{tmp_path.name}'
+    # one visualizer per case: mmengine hands every runner the existing Visualizer of the config's name
+    # ('visualizer'), whose vis_data folder lies in an earlier case's temporary folder
+    cfg.visualizer.name = f'visualizer-{tmp_path.name}'
     runner = RUNNERS.build(cfg)  # load_from / --resume / --checkpoint
     check_refused(lambda m: runner.load_checkpoint(str(path)), runner.model, expected)
 
