@@ -32,3 +32,18 @@ def samples_dir():
 
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture
+def mmlogger_warnings():
+    """The messages of the warnings (and worse) the current MMLogger logs while the test runs."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    lines = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield lines
+    logger.removeHandler(handler)

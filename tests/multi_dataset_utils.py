@@ -1,15 +1,19 @@
 """Helpers of the multi-dataset tests: tiny ViTPose+ models and hand-made data samples of several datasets."""
+import os.path as osp
 from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData, PixelData
 from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 
 import vitpose_mm  # noqa: F401  (registers the modules)
+from conftest import ROOT
 from random_weights import randomize_
+from vitpose_mm.checkpoints import LAYOUTS, from_vitpose_mm
 
 H, W = 64, 48  # a 4x3 grid of 16x16 patches (ViTPose pads the patch convolution by 2)
 EMBED = 32
@@ -77,3 +81,30 @@ def batch(datasets: Sequence[str], seed: int = 0) -> Dict[str, object]:
     g = torch.Generator().manual_seed(seed)
     return dict(inputs=torch.randn(len(datasets), 3, H, W, generator=g),
                 data_samples=[sample(d, seed=seed + i) for i, d in enumerate(datasets)])
+
+
+# ---- the six-dataset ViTPose+ config at tiny dims, and its weights in the official names ----
+SIX = osp.join(ROOT, 'configs', 'vitpose_plus', 'td-hm_ViTPose-plus-base_8xb128-210e_6datasets-256x192.py')
+NAMES = ('coco', 'aic', 'mpii', 'ap10k', 'apt36k', 'coco_wholebody')
+TINY = {'model.backbone.embed_dim': 64, 'model.backbone.depth': 2, 'model.backbone.num_heads': 4,
+        'model.backbone.part_features': 16, 'model.backbone.init_cfg': None,
+        **{f'model.heads.{n}.in_channels': 64 for n in NAMES}}
+
+
+def build(path: str, options: dict) -> torch.nn.Module:
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(options)
+    init_default_scope('mmpose')
+    return MODELS.build(cfg.model).eval()
+
+
+def official_state_dict(model: torch.nn.Module) -> dict:
+    """A six-dataset model's weights in the official ViTPose+ names (keypoint_head + associate_keypoint_heads)."""
+    sd = {k: v for k, v in model.state_dict().items() if k.startswith('backbone.')}
+    for i, name in enumerate(NAMES):
+        head = {'head.' + k: v for k, v in model.heads[name].state_dict().items()}
+        head = from_vitpose_mm(head, LAYOUTS['official'])
+        sd.update({k if i == 0 else k.replace('keypoint_head.', f'associate_keypoint_heads.{i - 1}.'): v
+                   for k, v in head.items()})
+    sd['backbone.cls_token'] = torch.zeros(1, 1, 64)
+    return sd

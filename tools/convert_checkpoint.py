@@ -38,7 +38,9 @@ def parse_args(argv=None):
                         help='layout of SRC (default: detected from its keys)')
     parser.add_argument('--dataset', choices=DATASET_CHOICES,
                         help='ViTPose+ only: the dataset whose expert and head to keep (a plain single-dataset '
-                        'model). With --to hf and no --dataset, all experts and the COCO head are kept')
+                        'model). With --to hf and no --dataset, all experts and the COCO head are kept. An HF '
+                        'ViTPose+ folder has only the COCO head: another dataset gives the COCO head behind that '
+                        "dataset's expert (COCO keypoints), labelled so in the log and the checkpoint meta")
     parser.add_argument('--to', choices=('vitpose_mm', 'hf'), default='vitpose_mm', help='output format')
     parser.add_argument('--config', help='vitpose_mm config (file or shipped name) to check the result against: '
                         'every key and shape, position embedding resampled to its grid; also gives the number of '

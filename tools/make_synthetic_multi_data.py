@@ -2,11 +2,12 @@
 
 Example::
 
-    python tools/make_synthetic_multi_data.py data/synthetic_multi --num-train 400 --num-val 100 --seed 0
+    python tools/make_synthetic_multi_data.py data/synthetic_multi --num-train 200 --num-train-aic 50 --num-val 100
 
 writes ``OUT/coco`` (``generate_synthetic_coco`` with ``--seed``; annotations/person_keypoints_{train,val}.json) and
 ``OUT/aic`` (other people, drawn with seed ``--seed + 1``, relabelled to AI Challenger's 14 keypoints by
-``vitpose_mm.datasets.synthetic_aic``; annotations/aic_{train,val}.json). See docs/vitpose_plus.md.
+``vitpose_mm.datasets.synthetic_aic``; annotations/aic_{train,val}.json; ``--num-train-aic`` training images, by
+default as many as COCO's). See docs/vitpose_plus.md.
 """
 import argparse
 import json
@@ -23,6 +24,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         'OUT/aic (other people with AI Challenger\'s 14 keypoints).')
     parser.add_argument('out_dir', help='output folder')
     parser.add_argument('--num-train', type=int, default=400, help='training images per dataset (default: 400)')
+    parser.add_argument('--num-train-aic', type=int, default=None,
+                        help='training images of the AIC-style set (default: --num-train); a smaller second dataset '
+                        'is the case joint training is for')
     parser.add_argument('--num-val', type=int, default=100, help='validation images per dataset (default: 100)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the COCO set; the AIC set uses seed + 1')
     return parser.parse_args(argv)
@@ -32,7 +36,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         for name, seed in (('coco', args.seed), ('aic', args.seed + 1)):
-            result = generate_synthetic_coco(osp.join(args.out_dir, name), num_train=args.num_train,
+            num_train = args.num_train_aic if name == 'aic' and args.num_train_aic is not None else args.num_train
+            result = generate_synthetic_coco(osp.join(args.out_dir, name), num_train=num_train,
                                              num_val=args.num_val, seed=seed)
             counts = []
             for split in ('train', 'val'):
@@ -44,7 +49,7 @@ def main(argv=None) -> int:
                     counts.append(len(aic['annotations']))
                 else:
                     counts.append(result[split]['num_instances'])
-            print(f'{name}: {args.num_train} train images ({counts[0]} people), {args.num_val} val images '
+            print(f'{name}: {num_train} train images ({counts[0]} people), {args.num_val} val images '
                   f'({counts[1]} people), seed {seed}')
     except (ValueError, FileExistsError) as err:
         print(f'error: {err}', file=sys.stderr)

@@ -4,40 +4,12 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpose.registry import MODELS
 
 from conftest import ROOT
+from multi_dataset_utils import NAMES, SIX, TINY, build, official_state_dict
 from random_weights import randomize_
-from vitpose_mm.checkpoints import LAYOUTS, from_vitpose_mm, load_file
+from vitpose_mm.checkpoints import load_file
 from vitpose_mm.checkpoints.multi_dataset import load_official_vitpose_plus, official_to_multi_dataset
-
-SIX = osp.join(ROOT, 'configs', 'vitpose_plus', 'td-hm_ViTPose-plus-base_8xb128-210e_6datasets-256x192.py')
-NAMES = ('coco', 'aic', 'mpii', 'ap10k', 'apt36k', 'coco_wholebody')
-TINY = {'model.backbone.embed_dim': 64, 'model.backbone.depth': 2, 'model.backbone.num_heads': 4,
-        'model.backbone.part_features': 16, 'model.backbone.init_cfg': None,
-        **{f'model.heads.{n}.in_channels': 64 for n in NAMES}}
-
-
-def build(path: str, options: dict) -> torch.nn.Module:
-    cfg = Config.fromfile(path)
-    cfg.merge_from_dict(options)
-    init_default_scope('mmpose')
-    return MODELS.build(cfg.model).eval()
-
-
-def official_state_dict(model: torch.nn.Module) -> dict:
-    """A six-dataset model's weights in the official ViTPose+ names (keypoint_head + associate_keypoint_heads)."""
-    sd = {k: v for k, v in model.state_dict().items() if k.startswith('backbone.')}
-    for i, name in enumerate(NAMES):
-        head = {'head.' + k: v for k, v in model.heads[name].state_dict().items()}
-        head = from_vitpose_mm(head, LAYOUTS['official'])
-        sd.update({k if i == 0 else k.replace('keypoint_head.', f'associate_keypoint_heads.{i - 1}.'): v
-                   for k, v in head.items()})
-    sd['backbone.cls_token'] = torch.zeros(1, 1, 64)
-    return sd
-
 
 def test_official_vitpose_plus_loads_strictly_into_the_six_dataset_config(tmp_path):
     ref = randomize_(build(SIX, TINY), seed=5)

@@ -87,6 +87,24 @@ def test_mixed_batch_trains_the_used_experts_and_heads_only():
         assert all(p.grad is not None for p in model.heads[name].parameters())
 
 
+def test_init_weights_reaches_every_head():
+    """Each head gets its own init (std 0.001 for the heatmap head's convolutions, zero biases), as a plain model's
+    head does; heads kept in a torch ModuleDict were skipped by mmengine's init_weights (PyTorch's default init:
+    heatmaps 70x larger at the start, and joint training stuck on the initial plateau)."""
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    from multi_dataset_utils import backbone_cfg, head_cfg
+    init_default_scope('mmpose')
+    model = MODELS.build(dict(type='MultiDatasetTopdownPoseEstimator', backbone=backbone_cfg(2, 8),
+                              heads=dict(coco=head_cfg(17), aic=head_cfg(14))))
+    model.init_weights()
+    for name, head in model.heads.items():
+        for layer in (head.final_layer, head.deconv_layers[0]):
+            assert 0.0008 < layer.weight.std().item() < 0.0012, (name, layer.weight.std().item())
+        assert head.final_layer.bias.abs().max().item() == 0.0, name
+
+
 def test_without_experts_all_datasets_share_the_backbone():
     model = multi_model(part_features=0, num_expert=1)
     assert model.num_expert == 1 and model.experts == dict(coco=0, aic=0, mpii=0)

@@ -97,7 +97,9 @@ class PoseEstimator:
 
         The pose checkpoint goes through :func:`vitpose_mm.checkpoints.load_checkpoint`: any public layout is
         converted on the way, and one that does not fit raises ``CheckpointMismatchError`` (a ``RuntimeError``)
-        saying what it is and the fix, with the model untouched. Without
+        saying what it is and the fix, with the model untouched. The checkpoint's ``dataset_meta`` (keypoint names,
+        skeleton, flip pairs) replaces the config's; a checkpoint of another dataset than the config's (an AP-10K
+        model in a COCO config) is run as what it is, with a warning naming both datasets. Without
         ``pose_checkpoint`` the model keeps random weights (for tests). ``det_cfg_options`` overrides detector config
         entries, e.g. ``{'model.test_cfg.score_thr': 0.0}``. Other keyword arguments go to ``__init__``.
         """
@@ -108,10 +110,12 @@ class PoseEstimator:
             from vitpose_mm.checkpoints import load_checkpoint
             if not osp.exists(pose_checkpoint) and '://' not in pose_checkpoint:
                 raise FileNotFoundError(f'pose checkpoint not found: {pose_checkpoint}')
-            ckpt = load_checkpoint(pose_model, pose_checkpoint, config=pose_config).checkpoint
-            meta = ckpt.get('meta') or {}
-            if 'dataset_meta' in meta:  # as init_model does: the checkpoint's skeleton wins over the config's
-                pose_model.dataset_meta = meta['dataset_meta']
+            # a checkpoint of another dataset than the config's (an AP-10K model in a COCO config) is only warned
+            # about: its own dataset_meta (keypoints, skeleton, flip pairs) replaces the config's just below
+            loaded = load_checkpoint(pose_model, pose_checkpoint, config=pose_config,
+                                     dataset_meta=getattr(pose_model, 'dataset_meta', None), dataset_check='warn')
+            if loaded.dataset_meta is not None:  # as init_model does: the checkpoint's skeleton wins over the config's
+                pose_model.dataset_meta = loaded.dataset_meta
         pose_model.to(device)
         detector = None
         if det_config is not None:

@@ -38,6 +38,7 @@ from .layouts import DATASETS, HF, LAYOUTS, Renamed, detect_layout, from_vitpose
 
 _EXPERT = re.compile(r'^(backbone\.blocks\.(\d+)\.mlp)\.experts\.(\d+)\.(weight|bias)$')
 _EXTRA_HEAD = re.compile(r'^associate_heads\.(\d+)\.(.+)$')
+COCO_HEAD_BEHIND = 'the COCO head behind'  # how a converted HF ViTPose+ model for another dataset is labelled
 _DATASET_NAMES = {index: name for name, (index, _) in DATASETS.items()}
 
 
@@ -69,6 +70,7 @@ class Conversion:
     notes: List[str] = field(default_factory=list)
     grid_known: bool = False  # arch.grid by the grid rule (stated, recorded, layout default, square), not assumed
     grid_reason: str = ''
+    head_dataset: Optional[str] = None  # whose keypoints the head predicts (COCO's for HF ViTPose+), when known
 
     @property
     def backbone_only(self) -> bool:
@@ -78,9 +80,15 @@ class Conversion:
         """Plain data (loads under ``weights_only=True``) for the checkpoint's ``meta``."""
         from vitpose_mm import __version__
         grid = dict(grid=list(self.arch.grid), patch_size=list(self.arch.patch_size)) if self.grid_known else {}
-        return dict(vitpose_mm=dict(version=__version__, converted_from=osp.basename(self.source),
-                                    layout=self.layout, dataset=self.dataset, arch=self.arch.to_dict(),
-                                    dropped=dict(self.dropped), notes=list(self.notes), **grid))
+        meta = dict(vitpose_mm=dict(version=__version__, converted_from=osp.basename(self.source),
+                                    layout=self.layout, dataset=self.dataset, head=self.head_dataset,
+                                    arch=self.arch.to_dict(), dropped=dict(self.dropped), notes=list(self.notes),
+                                    **grid))
+        if self.head_dataset is not None:  # the head's keypoints, skeleton and flip pairs, as exports carry them
+            from mmpose.datasets.datasets.utils import parse_pose_metainfo
+            from vitpose_mm.datasets.facts import metainfo_file
+            meta['dataset_meta'] = parse_pose_metainfo(dict(from_file=metainfo_file(self.head_dataset)))
+        return meta
 
 
 # ---- reading ----------------------------------------------------------------------------------------------------
@@ -129,6 +137,7 @@ def convert_state_dict(sd: Dict[str, torch.Tensor],
         raise ValueError(f'{source} holds pre-training weights (no pose head): convert them for a backbone with '
                          'convert_checkpoint(..., backbone=vit) or use them through init_cfg')
     renamed = to_vitpose_mm(sd, LAYOUTS[name])
+    head_dataset = _head_dataset(renamed.state_dict, dataset)
     notes = renamed.notes + _select_dataset(renamed, dataset, keep_experts)
     hints = hints_from_hf_config(hf_config) if hf_config else {}
     if name == 'hf' and hf_config is None:
@@ -140,7 +149,16 @@ def convert_state_dict(sd: Dict[str, torch.Tensor],
     grid, reason = _grid_rule(renamed.state_dict, name, src_grid, hints.pop('grid', recorded), source)
     arch = infer_arch(renamed.state_dict, grid=grid, **hints)
     return Conversion(renamed.state_dict, name, arch, source, dataset, renamed.dropped, notes,
-                      grid_known=grid is not None, grid_reason=reason)
+                      grid_known=grid is not None, grid_reason=reason, head_dataset=head_dataset)
+
+
+def _head_dataset(sd: Dict[str, torch.Tensor], dataset: Optional[str]) -> Optional[str]:
+    """Whose keypoints the converted head predicts: ``dataset``, except for a ViTPose+ file with experts but only
+    the COCO head (HF keeps no other): then COCO's, whichever expert ``dataset`` picks."""
+    if dataset is None:
+        return None
+    experts = any(_EXPERT.match(k) for k in sd)
+    return 'coco' if experts and not any(_EXTRA_HEAD.match(k) for k in sd) else dataset
 
 
 def _grid_rule(sd: Dict[str, torch.Tensor], layout: str, given, recorded, source: str):
@@ -207,7 +225,8 @@ def _select_dataset(renamed: Renamed, dataset: Optional[str], keep_experts: bool
             drop(k, f'head of dataset {_DATASET_NAMES.get(int(_EXTRA_HEAD.match(k).group(1)) + 1)}, not coco')
         return notes
     if not heads:
-        notes.append(f'the checkpoint has one head only (HF ViTPose+ keeps the COCO head): it is kept, and '
+        notes.append(f'{COCO_HEAD_BEHIND} the {dataset} expert: HF ViTPose+ keeps only the COCO head, so this model '
+                     f'predicts COCO\'s 17 keypoints (not {dataset}\'s) with the {dataset} expert folded in; its '
                      f'outputs equal the source model run with dataset_index={index}')
         return notes
     if index - 1 not in heads:

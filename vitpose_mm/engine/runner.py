@@ -8,11 +8,11 @@ import torch
 from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
-from mmengine.runner import FlexibleRunner, Runner
+from mmengine.runner import BaseLoop, FlexibleRunner, Runner
 
 from .dist import cpu_ddp_wrapper_cfg
 
-LOAD_OPTIONS = ('layout', 'dataset', 'src_grid', 'patch_padding', 'verbose')
+LOAD_OPTIONS = ('layout', 'dataset', 'src_grid', 'patch_padding', 'verbose', 'dataset_check')
 
 
 def _unwrap(model):
@@ -27,7 +27,11 @@ class CheckpointMixin:
     with a half-loaded model. Here a checkpoint of any public layout is converted on the way (official, mmpose 1.x,
     HF; position grid and patch size fitted), and one that does not fit stops the run with what it is, what the
     model is and the fix; the model is left untouched. Options of that loading come from the config's
-    ``checkpoint_loading = dict(src_grid=(h, w), dataset=..., layout=..., patch_padding=..., verbose=...)``.
+    ``checkpoint_loading = dict(src_grid=(h, w), dataset=..., layout=..., patch_padding=..., verbose=...,
+    dataset_check=...)``. A checkpoint whose head predicts another dataset's keypoints than the config's dataset (an
+    AP-10K model in a COCO config) is refused when testing or validating (its channels would be read and flipped as
+    the config's keypoints) and only warned about when training (fine-tuning on another dataset through
+    ``load_from`` is legitimate); ``dataset_check='warn'`` or ``'error'`` overrides that.
     Initialising a backbone from pre-training weights is the job of ``init_cfg`` (see ``ViT``), not of
     ``load_from``. Saved checkpoints record the ViT's grid in ``meta['vitpose_mm']`` and are written atomically.
     """
@@ -52,9 +56,19 @@ class CheckpointMixin:
                 f'load_from with a sharded (FSDP) model: convert {filename} to this package\'s layout first '
                 '(python tools/convert_checkpoint.py IN OUT --config CONFIG), then resume or load it with the '
                 'FSDP strategy\'s own loader')
-        loaded = load_checkpoint(model, filename, config=getattr(self.cfg, 'filename', None), **options)
+        mode = self._run_mode()
+        options.setdefault('dataset_check', 'warn' if mode == 'train' else 'error')
+        loaded = load_checkpoint(model, filename, config=getattr(self.cfg, 'filename', None),
+                                 dataset_meta=_config_dataset_meta(self.cfg, mode), **options)
         self.logger.info(f'Load checkpoint from {filename}')
         return loaded.checkpoint
+
+    def _run_mode(self) -> str:
+        """'train', 'test' or 'val': which of mmengine's ``train()``/``test()``/``val()`` is loading (each builds its
+        loop before ``load_or_resume``; ``train()`` builds no test loop)."""
+        if isinstance(getattr(self, '_train_loop', None), BaseLoop):
+            return 'train'
+        return 'test' if isinstance(getattr(self, '_test_loop', None), BaseLoop) else 'val'
 
     def save_checkpoint(self, out_dir: str, filename: str, *args, meta: Optional[dict] = None, **kwargs) -> None:
         """mmengine's, with the ViT's position grid and patch size in ``meta['vitpose_mm']`` (so that a later load
@@ -71,6 +85,16 @@ class CheckpointMixin:
         part = f'{filename}.part'
         super().save_checkpoint(out_dir, part, *args, meta=meta, **kwargs)
         os.replace(osp.join(out_dir, part), osp.join(out_dir, filename))
+
+
+def _config_dataset_meta(cfg: Any, mode: str) -> Optional[dict]:
+    """The metainfo of the config's ``{mode}_dataloader`` dataset (mmpose's ``dataset_meta_from_config``), or None
+    when the config does not say (no such dataloader, a dataset class without ``METAINFO``, a missing file)."""
+    from mmpose.apis.inference import dataset_meta_from_config
+    try:
+        return dataset_meta_from_config(cfg, mode)
+    except (KeyError, FileNotFoundError, ValueError, TypeError):
+        return None
 
 
 # registered in mmengine's root registry: runners are built by `RUNNERS.build(cfg)` there, outside any scope

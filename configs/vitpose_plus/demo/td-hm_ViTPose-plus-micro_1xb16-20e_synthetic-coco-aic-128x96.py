@@ -1,7 +1,8 @@
 # The multi-dataset demo, run (c): one micro ViT with an expert per dataset (24 of its 96 channels) and one head per
 # dataset, trained jointly on two synthetic datasets with different keypoint definitions, written by
-# `python tools/make_synthetic_multi_data.py data/synthetic_multi`: COCO-17 people (CocoDataset) and other people
-# labelled AI-Challenger-style with 14 keypoints (AicDataset). Model and pipeline are those of the distillation
+# `python tools/make_synthetic_multi_data.py data/synthetic_multi --num-train 200 --num-train-aic 60`: COCO-17 people
+# (CocoDataset, 200 images) and fewer other people labelled AI-Challenger-style with 14 keypoints (AicDataset, 60
+# images; scored with CrowdPose's sigmas for those keypoints: configs/_base_/datasets/synthetic_aic.py). Model and pipeline are those of the distillation
 # demo's micro student (configs/distill/demo/td-hm_ViTPose-micro_1xb32-12e_synthetic-128x96.py; no horizontal flips,
 # since the synthetic people wear their side as a colour), with batches of 16 for 20 epochs. Run (b), joint without
 # experts, is td-hm_ViTPose-micro-joint_...; runs (a), each dataset alone, are the *-only configs next to this one.
@@ -66,17 +67,18 @@ val_pipeline = [
     dict(type='TopdownAffine', input_size=codec['input_size'], use_udp=True),
     dict(type='PackPoseInputs'),
 ]
+aic_metainfo = dict(from_file='configs/_base_/datasets/synthetic_aic.py')
 train_sets = [
     dict(type='CocoDataset', data_root=data_root + 'coco/', ann_file='annotations/person_keypoints_train.json',
          data_prefix=dict(img='train/')),
     dict(type='AicDataset', data_root=data_root + 'aic/', ann_file='annotations/aic_train.json',
-         data_prefix=dict(img='train/')),
+         data_prefix=dict(img='train/'), metainfo=aic_metainfo),
 ]
 val_sets = [
     dict(type='CocoDataset', data_root=data_root + 'coco/', ann_file='annotations/person_keypoints_val.json',
          data_prefix=dict(img='val/')),
     dict(type='AicDataset', data_root=data_root + 'aic/', ann_file='annotations/aic_val.json',
-         data_prefix=dict(img='val/')),
+         data_prefix=dict(img='val/'), metainfo=aic_metainfo),
 ]
 train_dataloader = dict(
     batch_size=16,

@@ -21,8 +21,7 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn as nn
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, ModuleDict
 from torch import Tensor
 
 from mmpose.models.pose_estimators import TopdownPoseEstimator
@@ -82,7 +81,10 @@ class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
         if neck is not None:
             self.neck = MODELS.build(neck)
         self._register_load_state_dict_pre_hook(self._load_state_dict_pre_hook)
-        self.heads = nn.ModuleDict()
+        # mmengine's ModuleDict (not torch's): BaseModule.init_weights only reaches children that have init_weights,
+        # so heads in a torch ModuleDict kept PyTorch's default init instead of their init_cfg (std 0.001 for the
+        # heatmap heads): large initial heatmaps and a long initial plateau in joint training.
+        self.heads = ModuleDict()
         for name, cfg in heads.items():
             _, cfg = check_and_update_config(None, cfg)
             head = MODELS.build(cfg)
