@@ -1,6 +1,7 @@
 import importlib.util
 import os
 import os.path as osp
+import sys
 from types import ModuleType
 
 import pytest
@@ -31,7 +32,9 @@ def samples_dir():
     return SAMPLES
 
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# mutmut forks a child per mutant from a process that already ran the tests: a forked child whose parent started
+# OpenMP worker threads hangs in its first parallel region, so under mutmut every test runs on one thread.
+torch.set_num_threads(1 if 'mutmut' in sys.modules else min(2, os.cpu_count() or 1))
 
 
 @pytest.fixture
