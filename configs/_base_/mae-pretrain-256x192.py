@@ -66,6 +66,10 @@ coco_train = dict(type='CocoDataset', data_root='data/coco/', ann_file='annotati
                   data_prefix=dict(img='train2017/'))
 aic_train = dict(type='AicDataset', data_root='data/aic/', ann_file='annotations/aic_train.json',
                  data_prefix=dict(img='ai_challenger_keypoint_train_20170902/keypoint_train_images_20170902/'))
+# the three pre-training sets of the paper (leaves pick one; the default is COCO crops)
+coco_crops = [dict(coco_train, data_mode='topdown', pipeline=crop_pipeline)]
+coco_aic_crops = coco_crops + [dict(aic_train, data_mode='topdown', pipeline=crop_pipeline)]
+coco_aic_images = [dict(d, data_mode='bottomup', pipeline=image_pipeline) for d in (coco_train, aic_train)]
 train_dataloader = dict(
     batch_size=512,
     num_workers=16,
@@ -76,7 +80,7 @@ train_dataloader = dict(
         _scope_='mmpose',  # mmpose's datasets and transforms by their plain names
         type='CombinedDataset',
         metainfo=dict(from_file='configs/_base_/datasets/coco.py'),  # unused: no keypoints are packed
-        datasets=[dict(coco_train, data_mode='topdown', pipeline=crop_pipeline)],
+        datasets=coco_crops,
         pipeline=[dict(type='KeepPackedInputs')]))
 
 # ---- runtime ----------------------------------------------------------------------------------------------

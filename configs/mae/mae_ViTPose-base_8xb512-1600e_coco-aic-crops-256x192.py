@@ -3,7 +3,4 @@
 # ../_base_/mae-pretrain-256x192.py. Fine-tune with td-hm_ViTPose-base-mae-coco-aic_8xb64-210e_coco-256x192.py.
 _base_ = ['../_base_/mae-pretrain-256x192.py']
 
-train_dataloader = dict(dataset=dict(datasets=[
-    dict({{_base_.coco_train}}, data_mode='topdown', pipeline={{_base_.crop_pipeline}}),
-    dict({{_base_.aic_train}}, data_mode='topdown', pipeline={{_base_.crop_pipeline}}),
-]))
+train_dataloader = dict(dataset=dict(datasets={{_base_.coco_aic_crops}}))

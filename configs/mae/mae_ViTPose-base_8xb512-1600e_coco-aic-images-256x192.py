@@ -3,7 +3,4 @@
 # to 256x192. Model, batch size (8 x 512), learning rate and schedule: ../_base_/mae-pretrain-256x192.py.
 _base_ = ['../_base_/mae-pretrain-256x192.py']
 
-train_dataloader = dict(dataset=dict(datasets=[
-    dict({{_base_.coco_train}}, data_mode='bottomup', pipeline={{_base_.image_pipeline}}),
-    dict({{_base_.aic_train}}, data_mode='bottomup', pipeline={{_base_.image_pipeline}}),
-]))
+train_dataloader = dict(dataset=dict(datasets={{_base_.coco_aic_images}}))
