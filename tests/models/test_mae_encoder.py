@@ -6,7 +6,7 @@ from mmpretrain.models.utils import build_2d_sincos_position_embedding
 
 from vitpose_mm.models import ViT
 from vitpose_mm.models.layers.masking import num_kept, random_masking
-from vitpose_mm.models.mae import ViTPoseMAE, ViTPoseMAEHead, patchify, sincos_pos_embed, unpatchify
+from vitpose_mm.models.mae import ViTPoseMAE, ViTPoseMAEDecoder, ViTPoseMAEHead, patchify, sincos_pos_embed, unpatchify
 
 ARCH = dict(img_size=(64, 48), patch_size=16, embed_dim=32, depth=2, num_heads=2, qkv_bias=True)  # 4x3 grid
 
@@ -79,6 +79,13 @@ def test_sincos_positions_on_a_non_square_grid():
         torch.testing.assert_close(row, expect)
     mae = ViTPoseMAE(img_size=(256, 192), embed_dim=64, depth=1, num_heads=2)
     assert mae.patch_shape == (16, 12) and torch.equal(mae.pos_embed, pos) and not mae.pos_embed.requires_grad
+    decoder = ViTPoseMAEDecoder(grid=(16, 12), embed_dim=64, decoder_embed_dim=32, decoder_depth=1,
+                                decoder_num_heads=2)
+    decoder.init_weights()  # mmpretrain's own would build 13x13 positions for 192 patches and fail
+    assert torch.equal(decoder.decoder_pos_embed, sincos_pos_embed((16, 12), 32))
+    latent, _, ids_restore = mae(torch.randn(2, 3, 256, 192))
+    assert ViTPoseMAEDecoder(grid=(16, 12), embed_dim=64, decoder_embed_dim=32, decoder_depth=1,
+                             decoder_num_heads=2)(latent, ids_restore).shape == (2, 192, 16 * 16 * 3)
 
 
 def test_patchify_round_trip_on_a_non_square_grid():
