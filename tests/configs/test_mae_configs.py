@@ -15,8 +15,10 @@ from conftest import ROOT
 PRETRAIN = sorted(glob.glob(osp.join(ROOT, 'configs', 'mae', '**', 'mae_*.py'), recursive=True))
 # fine-tuning config -> the pre-training config it starts from
 FINETUNE = {
-    'td-hm_ViTPose-base-mae-coco-aic_8xb64-210e_coco-256x192.py': 'mae_ViTPose-base_8xb512-1600e_coco-aic-crops-256x192.py',
-    'demo/td-hm_ViTPose-micro-mae_1xb32-12e_synthetic-128x96.py': 'demo/mae_ViTPose-micro_1xb64-30e_synthetic-crops-128x96.py',
+    'td-hm_ViTPose-base-mae-coco-aic_8xb64-210e_coco-256x192.py':
+    'mae_ViTPose-base_8xb512-1600e_coco-aic-crops-256x192.py',
+    'demo/td-hm_ViTPose-micro-mae_1xb32-12e_synthetic-128x96.py':
+    'demo/mae_ViTPose-micro_1xb64-30e_synthetic-crops-128x96.py',
 }
 
 
