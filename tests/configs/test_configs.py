@@ -13,7 +13,9 @@ from conftest import ROOT
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True))
 LEAVES = [c for c in CONFIGS if '_base_' not in c]
 # Distillation configs need teacher/token checkpoints to build; tests/models/test_distill.py covers them.
-PLAIN = [c for c in LEAVES if 'KnowledgeTokenDistiller' not in open(c).read()]
+# MAE pre-training configs build mmpretrain's MAE, not a pose model: tests/configs/test_mae_configs.py covers them.
+PLAIN = [c for c in LEAVES if 'KnowledgeTokenDistiller' not in open(c).read() and
+         not osp.basename(c).startswith('mae_')]
 
 
 def test_configs_found():

@@ -18,8 +18,13 @@ DROPPED_PRETRAIN_KEYS: List[Tuple[str, str]] = [
     (r'^cls_token$', 'ViTPose has no class token (its position row is kept in pos_embed)'),
     (r'^(norm|fc_norm)\.', 'final norm of the pre-training encoder: ViTPose trains last_norm from its own init, '
      'as the official code does'),
-    (r'^(decoder|mask_token|head\.|neck\.)', 'pre-training decoder or classifier'),
+    (r'^(neck\.|decoder|mask_token)', 'MAE pre-training decoder (mmpretrain neck, or MAE decoder_* and mask_token)'),
+    (r'^head\.', 'pre-training head or classifier'),
 ]
+
+
+def _drop_reason(key: str) -> Optional[str]:
+    return next((r for p, r in DROPPED_PRETRAIN_KEYS if re.match(p, key)), None)
 
 
 def detect_backbone_layout(sd: Dict[str, torch.Tensor]) -> str:
@@ -39,8 +44,8 @@ def _strip_prefix(sd: Dict[str, torch.Tensor], prefix: Optional[str], dropped: D
     for k, v in sd.items():
         if k.startswith(prefix):
             out[k[len(prefix):]] = v
-        else:
-            dropped[k] = f'outside the backbone prefix {prefix!r}'
+        else:  # e.g. the decoder of a pre-training checkpoint (vitpose_mm.models.mae: ``neck.*``)
+            dropped[k] = _drop_reason(k) or f'outside the backbone prefix {prefix!r}'
     return out
 
 
@@ -69,7 +74,7 @@ def convert_backbone_state_dict(sd: Dict[str, torch.Tensor], model: nn.Module, p
         if k in own:
             out[k] = v
             continue
-        reason = next((r for p, r in DROPPED_PRETRAIN_KEYS if re.match(p, k)), None)
+        reason = _drop_reason(k)
         if reason is None:
             raise KeyError(f'checkpoint key {k!r} has no place in {type(model).__name__} '
                            f'(depth {getattr(model, "depth", "?")}); is it a checkpoint of another model size?')
