@@ -7,7 +7,8 @@ Example::
 writes ``OUT/coco`` (``generate_synthetic_coco`` with ``--seed``; annotations/person_keypoints_{train,val}.json) and
 ``OUT/aic`` (other people, drawn with seed ``--seed + 1``, relabelled to AI Challenger's 14 keypoints by
 ``vitpose_mm.datasets.synthetic_aic``; annotations/aic_{train,val}.json; ``--num-train-aic`` training images, by
-default as many as COCO's). See docs/vitpose_plus.md.
+default as many as COCO's). ``--aic-domain inverted`` writes the AIC-style images colour-inverted (another visual
+domain on top of the other keypoint definition; the people and labels are unchanged). See docs/vitpose_plus.md.
 """
 import argparse
 import json
@@ -29,6 +30,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'is the case joint training is for')
     parser.add_argument('--num-val', type=int, default=100, help='validation images per dataset (default: 100)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the COCO set; the AIC set uses seed + 1')
+    parser.add_argument('--aic-domain', choices=('same', 'inverted'), default='same',
+                        help='appearance of the AIC-style images: "same" as COCO\'s (default) or colour-"inverted" '
+                        '(255 - value: another visual domain, the left limbs then wear the right limbs\' hues)')
     return parser.parse_args(argv)
 
 
@@ -37,8 +41,9 @@ def main(argv=None) -> int:
     try:
         for name, seed in (('coco', args.seed), ('aic', args.seed + 1)):
             num_train = args.num_train_aic if name == 'aic' and args.num_train_aic is not None else args.num_train
+            invert = name == 'aic' and args.aic_domain == 'inverted'
             result = generate_synthetic_coco(osp.join(args.out_dir, name), num_train=num_train,
-                                             num_val=args.num_val, seed=seed)
+                                             num_val=args.num_val, seed=seed, invert=invert)
             counts = []
             for split in ('train', 'val'):
                 if name == 'aic':
@@ -50,7 +55,7 @@ def main(argv=None) -> int:
                 else:
                     counts.append(result[split]['num_instances'])
             print(f'{name}: {num_train} train images ({counts[0]} people), {args.num_val} val images '
-                  f'({counts[1]} people), seed {seed}')
+                  f'({counts[1]} people), seed {seed}' + (', colour-inverted' if invert else ''))
     except (ValueError, FileExistsError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

@@ -157,6 +157,7 @@ def test_coco_metric_on_ground_truth_is_perfect(data):
     (dict(height='256'), 'height'),
     (dict(seed=-3), 'seed'),
     (dict(overwrite='yes'), 'overwrite'),
+    (dict(invert=1), 'invert'),
 ])
 def test_bad_arguments_raise(tmp_path, kwargs, name):
     with pytest.raises(ValueError, match=name):

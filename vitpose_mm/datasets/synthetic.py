@@ -141,13 +141,15 @@ def coco_categories() -> List[dict]:
 
 
 def _write_split(root: Path, split: str, split_index: int, num: int, width: int, height: int, seed: int,
-                 progress: Optional[ProgressFn]) -> Tuple[Path, int]:
+                 invert: bool, progress: Optional[ProgressFn]) -> Tuple[Path, int]:
     img_dir = root / split
     img_dir.mkdir(parents=True)
     images, annotations = [], []
     for index in range(num):
         rng = np.random.default_rng([seed, split_index, index])
         img, anns = render_image(rng, width, height)
+        if invert:  # another visual domain, same people and labels
+            img = 255 - img
         image_id = index + 1
         file_name = f'{image_id:06d}.jpg'
         ok, buf = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
@@ -187,6 +189,7 @@ def generate_synthetic_coco(out_dir: Union[str, os.PathLike],
                             height: int = 256,
                             seed: int = 0,
                             overwrite: bool = False,
+                            invert: bool = False,
                             progress: Optional[ProgressFn] = None) -> Dict[str, object]:
     """Write a COCO person-keypoint dataset of drawn people to `out_dir`.
 
@@ -200,6 +203,9 @@ def generate_synthetic_coco(out_dir: Union[str, os.PathLike],
         height: Image height in pixels, 64 to 4096.
         seed: Non-negative int; the same seed gives byte-identical files.
         overwrite: Write into a non-empty folder that holds no synthetic dataset.
+        invert: Write every image colour-inverted (255 - value in every channel; the people, boxes and keypoints are
+            those of `invert=False`): another visual domain, in which the left limbs' red-orange hues become the
+            cyan-blue of the right limbs of non-inverted images and vice versa.
         progress: Optional callback `progress(split, done, total)` called after each image.
 
     Returns:
@@ -214,6 +220,8 @@ def generate_synthetic_coco(out_dir: Union[str, os.PathLike],
     seed = _check_int('seed', seed, 0, 2**63 - 1)
     if not isinstance(overwrite, bool):
         raise ValueError(f'overwrite must be a bool, got {overwrite!r}')
+    if not isinstance(invert, bool):
+        raise ValueError(f'invert must be a bool, got {invert!r}')
     if progress is not None and not callable(progress):
         raise ValueError(f'progress must be callable or None, got {progress!r}')
 
@@ -221,11 +229,13 @@ def generate_synthetic_coco(out_dir: Union[str, os.PathLike],
     _prepare(root, overwrite)
     meta = dict(generator='vitpose_mm.datasets.synthetic', version=GENERATOR_VERSION, seed=seed, width=width,
                 height=height, num_train=nums['train'], num_val=nums['val'], complete=False)
+    if invert:  # only then, so that the default files stay byte-identical to earlier versions
+        meta['invert'] = True
     (root / META_FILE).write_text(json.dumps(meta, indent=1) + '\n')
     result: Dict[str, object] = dict(root=str(root), meta_file=str(root / META_FILE))
     for split_index, split in enumerate(SPLITS):
         ann_file, num_instances = _write_split(root, split, split_index, nums[split], width, height, seed,
-                                               progress)
+                                               invert, progress)
         result[split] = dict(ann_file=str(ann_file), img_dir=str(root / split), num_images=nums[split],
                              num_instances=num_instances)
         meta[f'{split}_instances'] = num_instances
