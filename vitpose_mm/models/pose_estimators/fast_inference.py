@@ -17,11 +17,13 @@ Three switches, each measured by ``tools/benchmark.py`` and checked against fp32
 
 Inference only: convert a copy, not a model you go on training.
 """
+import logging
 import types
 from typing import Callable, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
@@ -41,6 +43,14 @@ def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
         raise ValueError(f"precision='fp16' needs a CUDA device (the model is on {device}); on the CPU use "
                          "'bf16' or 'fp32'")
     return DTYPES[precision]
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX, torch's ``AVX512_BF16``/``AMX``
+    capability). Without it (e.g. an AVX2-only CPU) torch emulates bfloat16 and matrix products run about 50-100x
+    slower than in fp32 (docs/speed.md)."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    return any(tag in capability for tag in ('BF16', 'AMX'))
 
 
 def _cast_input(dtype: torch.dtype) -> Callable:
@@ -78,6 +88,9 @@ def enable_fast_inference(model: nn.Module, precision: str = 'fp32', compile: Un
         return model
     model.eval()
     parts = [getattr(model, name) for name in ('backbone', 'neck', 'head') if getattr(model, name, None) is not None]
+    if dtype == torch.bfloat16 and device.type == 'cpu' and not cpu_has_native_bf16():
+        print_log(f'precision=bf16 on a CPU without native bfloat16 ({torch.backends.cpu.get_cpu_capability()}): '
+                  'torch emulates it, far slower than fp32 (docs/speed.md)', 'current', logging.WARNING)
     if dtype != torch.float32:
         for part in parts:
             part.to(dtype)
@@ -115,4 +128,4 @@ def fast_inference_options(test_cfg: Optional[dict]) -> dict:
     return dict(precision=test_cfg.get('precision', 'fp32'), compile=test_cfg.get('compile', False))
 
 
-__all__ = ['PRECISIONS', 'enable_fast_inference', 'fast_inference_options', 'precision_dtype']
+__all__ = ['PRECISIONS', 'cpu_has_native_bf16', 'enable_fast_inference', 'fast_inference_options', 'precision_dtype']
