@@ -35,8 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--reps', type=int, default=3, help='timed repetitions per row at the throughput batch, '
                         'and of training and people (default: 3)')
     parser.add_argument('--latency-reps', type=int, default=6, help='timed repetitions at batch 1 (default: 6)')
-    parser.add_argument('--compile', action='store_true', help="add this package's bf16 + torch.compile row "
-                        '(compiling takes minutes on a CPU)')
+    parser.add_argument('--compile', action='store_true', help="add this package's fp32 and bf16 + torch.compile "
+                        'rows (compiling takes minutes on a CPU)')
     parser.add_argument('--no-train', action='store_true', help='skip the training rows')
     parser.add_argument('--train-batch', type=int, default=0, help='training batch (default: 4 on the CPU, 64 on CUDA)')
     parser.add_argument('--people', nargs='*', type=int, default=[1, 4, 16],

@@ -97,7 +97,7 @@ def _half(device: torch.device) -> Tuple[str, ...]:
 
 
 def vitpose_mm_modes(device: torch.device) -> Tuple[str, ...]:
-    return ('fp32', *[f'{h}-autocast' for h in _half(device)], *_half(device), 'bf16+compile')
+    return ('fp32', 'fp32+compile', *[f'{h}-autocast' for h in _half(device)], *_half(device), 'bf16+compile')
 
 
 def build_vitpose_mm(size: str, mode: str, device: torch.device) -> Forward:
