@@ -3,6 +3,8 @@ import os
 import os.path as osp
 from typing import Dict, List
 
+import numpy as np
+
 MB = 2**20
 
 
@@ -13,18 +15,25 @@ def _matmul(results: dict, mode: str) -> float:
     return min(results['matmul_before'].get(key, float('nan')), results['matmul_after'].get(key, float('nan')))
 
 
+def paired_ratio(row: dict, base: dict) -> float:
+    """Speed of ``row`` over ``base`` at the throughput batch: the median over repetitions of the ratio of their
+    times in the same repetition (adjacent in time, so a load that changes between repetitions cancels)."""
+    pairs = [b / r for r, b in zip(row['throughput']['times'], base['throughput']['times'])]
+    return float(np.median(pairs))
+
+
 def ratios(results: dict) -> Dict[int, dict]:
-    """Per row (index in ``results['inference']``): images/s at the throughput batch over mmpose fp32, and over the
-    best mmpose or HF row of the same size (their fastest mode)."""
+    """Per row (index in ``results['inference']``): speed at the throughput batch over mmpose fp32, and over the
+    fastest (by median images/s) mmpose or HF row of the same size, as paired ratios (:func:`paired_ratio`)."""
     out = {}
     rows = results['inference']
     for i, r in enumerate(rows):
         same = [q for q in rows if q['size'] == r['size']]
-        base = next((q['throughput']['images_per_s'] for q in same if q['impl'] == 'mmpose' and q['mode'] == 'fp32'),
-                    None)
-        others = [q['throughput']['images_per_s'] for q in same if q['impl'] in ('mmpose', 'hf')]
-        speed = r['throughput']['images_per_s']
-        out[i] = dict(vs_mmpose_fp32=speed / base if base else None, vs_best=speed / max(others) if others else None)
+        base = next((q for q in same if q['impl'] == 'mmpose' and q['mode'] == 'fp32'), None)
+        others = [q for q in same if q['impl'] in ('mmpose', 'hf')]
+        best = max(others, key=lambda q: q['throughput']['images_per_s']) if others else None
+        out[i] = dict(vs_mmpose_fp32=paired_ratio(r, base) if base else None,
+                      vs_best=paired_ratio(r, best) if best else None)
     return out
 
 
@@ -42,6 +51,8 @@ def markdown(results: dict, command: str = '') -> str:
                  ', '.join(f'{k.split(".")[1]} {v:,.0f} GFLOP/s' for k, v in mm.items()))
     lines += [*(f'- {n}' for n in results['notes']), '']
     lines += [f'## Inference (heatmaps of random crops 256x192, no flip test; throughput batch {b})', '',
+              'img/s: median over repetitions; ratios: median of per-repetition ratios (rows run in turn, order '
+              'reversed every other repetition)', '',
               f'| size | implementation | mode | img/s (batch {b}) | x mmpose fp32 | x best mmpose/HF | '
               f'p50 / p95 ms (batch {b}) | p50 / p95 ms (batch 1) | peak MB | GFLOP/s | % of matmul | '
               'heatmap max abs diff vs fp32 (rel. to peak) |', '|' + '---|' * 12]
@@ -56,7 +67,8 @@ def markdown(results: dict, command: str = '') -> str:
                      f"{achieved / 1e9:,.0f} | {achieved / _matmul(results, r['mode']):.0%} | {diff} |")
     if results.get('training'):
         lines += ['', f"## Training (AdamW steps, random targets, batch {results['train_batch']})", '',
-                  '| size | implementation | mode | img/s | p50 ms | peak MB |', '|---|---|---|---|---|---|']
+                  '| size | implementation | mode | img/s | p50 ms | peak MB (forward + backward) |',
+                  '|---|---|---|---|---|---|']
         lines += [f"| {r['size']} | {r['impl']} | {r['mode']} | {r['images_per_s']:.2f} | {r['p50_ms']:,.0f} | "
                   f"{r['memory'] / MB:,.0f} |" for r in results['training']]
     if results.get('people'):

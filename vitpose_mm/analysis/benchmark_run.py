@@ -69,7 +69,8 @@ def inference(options: BenchmarkOptions, device: torch.device, worker: Optional[
         bar.update(1)
         timed: Dict[int, List[List[float]]] = {options.batch: [[] for _ in rows], 1: [[] for _ in rows]}
         for rep in range(max(options.reps, options.latency_reps)):
-            for i, row in enumerate(rows):
+            order = list(enumerate(rows)) if rep % 2 == 0 else list(enumerate(rows))[::-1]  # ABC CBA: drift cancels
+            for i, row in order:
                 bar.set_postfix_str(f'{size} {row.impl} {row.mode}')
                 if rep < options.reps:
                     timed[options.batch][i] += row.time(options.batch, 1)
@@ -85,12 +86,14 @@ def inference(options: BenchmarkOptions, device: torch.device, worker: Optional[
 
 
 def _train_step(model, optimizer, x, target, dtype: Optional[torch.dtype]) -> None:
+    """One AdamW step (``optimizer`` None: forward and backward only)."""
     context = torch.autocast(x.device.type, dtype) if dtype else torch.autocast(x.device.type, enabled=False)
-    optimizer.zero_grad(set_to_none=True)
+    model.zero_grad(set_to_none=True)
     with context:
         heatmaps = model.head.forward(model.extract_feat(x))
     F.mse_loss(heatmaps.float(), target).backward()
-    optimizer.step()
+    if optimizer is not None:
+        optimizer.step()
 
 
 def training(options: BenchmarkOptions, device: torch.device, bar) -> List[dict]:
@@ -117,12 +120,15 @@ def training(options: BenchmarkOptions, device: torch.device, bar) -> List[dict]
             model = build_estimator(config, device, **backbone).train()
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
             _train_step(model, optimizer, x, target, dtype)  # AdamW states exist from here on
-            memory = peak_memory_bytes(lambda: _train_step(model, optimizer, x, target, dtype), device)
+            # forward + backward only: AdamW's foreach step allocates temporaries as large as all parameters, which
+            # would hide what checkpointing saves
+            memory = peak_memory_bytes(lambda: _train_step(model, None, x, target, dtype), device)
             steps.append((impl, dtype, cp, model, optimizer, memory))
             bar.update(1)
         times: List[List[float]] = [[] for _ in steps]
-        for _ in range(options.reps):
-            for i, (impl, dtype, cp, model, optimizer, _) in enumerate(steps):
+        for rep in range(options.reps):
+            for i, (impl, dtype, cp, model, optimizer, _) in (enumerate(steps) if rep % 2 == 0 else
+                                                               list(enumerate(steps))[::-1]):
                 bar.set_postfix_str(f'{size} training {impl}')
                 times[i] += time_calls(lambda: _train_step(model, optimizer, x, target, dtype), 1, device)
             bar.update(1)
