@@ -67,7 +67,8 @@ def markdown(results: dict, command: str = '') -> str:
                      f"{achieved / 1e9:,.0f} | {achieved / _matmul(results, r['mode']):.0%} | {diff} |")
     if results.get('training'):
         lines += ['', f"## Training (AdamW steps, random targets, batch {results['train_batch']})", '',
-                  '| size | implementation | mode | img/s | p50 ms | peak MB (forward + backward) |',
+                  '| size | implementation | mode | img/s | p50 ms | '
+                  'peak MB (forward + backward, beyond weights and gradients) |',
                   '|---|---|---|---|---|---|']
         lines += [f"| {r['size']} | {r['impl']} | {r['mode']} | {r['images_per_s']:.2f} | {r['p50_ms']:,.0f} | "
                   f"{r['memory'] / MB:,.0f} |" for r in results['training']]
@@ -76,8 +77,8 @@ def markdown(results: dict, command: str = '') -> str:
                   '| size | precision | people | ms per person |', '|---|---|---|---|']
         lines += [f"| {r['size']} | {r['precision']} | {r['people']} | {r['ms_per_person']:,.0f} |"
                   for r in results['people']]
-    lines += ['', 'Peak memory: CUDA, the allocator\'s peak above the weights; CPU, torch\'s own allocations during one '
-              'call replayed from torch.profiler\'s memory events (activations and workspaces; weights and inputs '
+    lines += ['', 'Peak memory: CUDA, the allocator\'s peak above the weights; CPU, torch\'s own allocations during '
+              'one call replayed from torch.profiler\'s memory events (activations and workspaces; weights and inputs '
               'excluded; memory allocated outside torch, e.g. by oneDNN, is not seen). GFLOP/s: images/s x FLOPs per '
               'crop counted on this package\'s model (FlopCounterMode); % of matmul: of the same-dtype 2048^3 matmul '
               'measured in this run.']
