@@ -54,3 +54,43 @@ def run_train(cfg: str, work: str, args: Sequence[str] = (), nproc: int = 1, che
     if check:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc
+
+
+def overfit_tiny_model(data_dir: str, steps: int = 40, amp_dtype=None):
+    """The demo model made tiny (2 blocks of 64 channels), trained in this process for ``steps`` AdamW steps on the
+    crops of 4 synthetic images (mmpose's dataset and pipeline, no random transform), so that its heatmaps have
+    peaks. ``amp_dtype`` (e.g. ``'bfloat16'``): train through ``vitpose_mm``'s ``AutocastOptimWrapper``.
+    Returns ``(model, batch, losses)``: the model in eval mode, the collated crops, the loss of each step."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS, MODELS
+
+    import vitpose_mm  # noqa: F401
+    from vitpose_mm.datasets.synthetic import generate_synthetic_coco
+    data = generate_synthetic_coco(data_dir, num_train=4, num_val=0, seed=5)
+    cfg = Config.fromfile(DEMO_CFG)
+    cfg.merge_from_dict({'model.backbone.embed_dim': 64, 'model.backbone.depth': 2, 'model.backbone.num_heads': 4,
+                         'model.backbone.drop_path_rate': 0.0, 'model.head.in_channels': 64,
+                         'model.head.num_deconv_filters': (32, 32), 'optim_wrapper.paramwise_cfg.num_layers': 2})
+    if amp_dtype is not None:
+        cfg.optim_wrapper.update(type='AutocastOptimWrapper', dtype=amp_dtype)
+    init_default_scope('mmpose')
+    ds_cfg = cfg.train_dataloader.dataset
+    ds_cfg.update(data_root=data['root'], ann_file=data['train']['ann_file'], data_prefix=dict(img='train/'),
+                  pipeline=[p for p in cfg.train_pipeline if p['type'] != 'RandomBBoxTransform'])
+    dataset = DATASETS.build(ds_cfg)
+    batch = pseudo_collate([dataset[i] for i in range(min(6, len(dataset)))])
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).train()
+    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    losses = []
+    for _ in range(steps):
+        with optim.optim_context(model):
+            data_in = model.data_preprocessor(batch, training=True)
+            loss = sum(v for k, v in model(**data_in, mode='loss').items() if 'loss' in k)
+        optim.update_params(loss)
+        losses.append(loss.item())
+    return model.eval(), batch, losses

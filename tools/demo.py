@@ -2,7 +2,7 @@
 
     python tools/demo.py INPUT --pose-config CONFIG --pose-checkpoint CKPT [--det-config DET --det-checkpoint DCKPT |
         --bbox-file BOXES.json | --bbox X1 Y1 X2 Y2 [--bbox ...] [--bbox-format xyxy|xywh]] [--out-dir DIR] [--device cpu] [--bbox-thr 0.3] [--nms-thr 0.3] [--kpt-thr 0.3]
-        [--det-cat-id 0] [--smooth]
+        [--det-cat-id 0] [--smooth] [--precision fp32|bf16|fp16] [--compile]
     mim run vitpose_mm demo INPUT ...
 
 INPUT is an image, a folder of images or a video (by extension). Person boxes come from any mmdet detector
@@ -20,6 +20,7 @@ import argparse
 from vitpose_mm.apis import BBOX_FORMATS
 from vitpose_mm.apis.demo_runner import DemoError, DemoOptions, run_demo, summary_line
 from vitpose_mm.checkpoints import CheckpointMismatchError
+from vitpose_mm.models.pose_estimators import PRECISIONS
 
 
 def parse_args(argv=None):
@@ -42,6 +43,10 @@ def parse_args(argv=None):
                         '--bbox-file is COCO, always x y width height')
     parser.add_argument('--out-dir', default='work_dirs/inference', help='output folder (default: work_dirs/inference)')
     parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0 (default: cpu)')
+    parser.add_argument('--precision', choices=PRECISIONS, default=None,
+                        help='pose model precision: fp32, bf16 (CPU and CUDA) or fp16 (CUDA); default: the config\'s '
+                        'model.test_cfg.precision, else fp32 (docs/speed.md)')
+    parser.add_argument('--compile', action='store_true', help='torch.compile the pose model (docs/speed.md)')
     parser.add_argument('--bbox-thr', type=float, default=0.3, help='person box score threshold (default: 0.3)')
     parser.add_argument('--nms-thr', type=float, default=0.3, help='IoU threshold of box NMS (default: 0.3)')
     parser.add_argument('--kpt-thr', type=float, default=0.3, help='keypoints below are not drawn (default: 0.3)')
@@ -77,7 +82,7 @@ def main(argv=None) -> dict:
     try:
         summary = run_demo(args.input, args.pose_config, args.pose_checkpoint, args.det_config, args.det_checkpoint,
                            args.bbox_file, device=args.device, det_cat_id=args.det_cat_id, bbox_thr=args.bbox_thr,
-                           nms_thr=args.nms_thr, options=options)
+                           nms_thr=args.nms_thr, options=options, precision=args.precision, compile=args.compile)
     except (DemoError, CheckpointMismatchError) as e:  # what is wrong (and the fix), without a traceback
         raise SystemExit(f'error: {e}')
     print(f'[demo] {summary_line(summary)}')

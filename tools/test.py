@@ -1,6 +1,7 @@
 """Evaluate a vitpose_mm checkpoint with mmengine's runner (COCO keypoint AP for the shipped configs).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl] [--show-dir DIR]
+        [--precision fp32|bf16|fp16] [--compile]
     mim test vitpose_mm CONFIG --checkpoint CHECKPOINT ...
 
 The checkpoint goes through vitpose_mm.checkpoints.load_checkpoint (ViTPoseRunner): any public layout is converted
@@ -15,6 +16,7 @@ from mmengine.config import DictAction
 import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
 from vitpose_mm.checkpoints import CheckpointMismatchError
 from vitpose_mm.engine.launch import LAUNCHERS, build_test_config, run_test
+from vitpose_mm.models.pose_estimators import PRECISIONS
 
 
 def parse_args(argv=None):
@@ -31,6 +33,10 @@ def parse_args(argv=None):
                         help='position grid of the checkpoint when it does not record it and it is not square '
                         '(e.g. 16 12 for 256x192 weights tested at another input size)')
     parser.add_argument('--verbose', action='store_true', help='list every key when the checkpoint does not fit')
+    parser.add_argument('--precision', choices=PRECISIONS, default=None,
+                        help='inference precision: fp32, bf16 (CPU and CUDA) or fp16 (CUDA); the default is the '
+                        "config's model.test_cfg.precision, else fp32 (docs/speed.md)")
+    parser.add_argument('--compile', action='store_true', help='torch.compile the backbone and head (docs/speed.md)')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
                         help='job launcher for distributed testing')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -45,7 +51,8 @@ def main(argv=None):
         raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
     cfg = build_test_config(args.config, args.checkpoint, args.cfg_options, work_dir=args.work_dir,
                             launcher=args.launcher, out=args.out, show_dir=args.show_dir, kpt_thr=args.kpt_thr,
-                            src_grid=args.src_grid, verbose=args.verbose)
+                            src_grid=args.src_grid, verbose=args.verbose, precision=args.precision,
+                            compile=args.compile)
     try:
         run_test(cfg)
     except CheckpointMismatchError as e:  # what the checkpoint is and the fix, without a traceback

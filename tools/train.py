@@ -21,7 +21,7 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='where logs and checkpoints go (default: ./work_dirs/CONFIG_NAME)')
     parser.add_argument('--resume', nargs='?', const='auto', default=None, metavar='CKPT',
                         help='resume from CKPT, or from the latest checkpoint of the work dir if CKPT is omitted')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (fp16 on CUDA)')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision: fp16 on CUDA, bfloat16 on a machine without CUDA')
     parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by the actual total batch size (see auto_scale_lr)')

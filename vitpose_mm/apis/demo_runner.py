@@ -218,10 +218,12 @@ def run_video(path: str, estimator: PoseEstimator, options: DemoOptions) -> dict
 def run_demo(input_path: str, pose_config: str, pose_checkpoint: str, det_config: Optional[str] = None,
              det_checkpoint: Optional[str] = None, bbox_file: Optional[str] = None, device: str = 'cpu',
              det_cat_id: int = 0, bbox_thr: float = 0.3, nms_thr: float = 0.3,
-             options: Optional[DemoOptions] = None) -> dict:
+             options: Optional[DemoOptions] = None, precision: Optional[str] = None,
+             compile: bool = False) -> dict:
     """Build the estimator (``PoseEstimator.from_config``) and run it on ``input_path``: an image, a folder of images or
     a video (by extension, ``VIDEO_EXTS``).
 
+    ``precision`` and ``compile`` are the pose model's fast paths (see :class:`PoseEstimator`; None: the config's).
     Person boxes come from the detector (``det_config``/``det_checkpoint``), from a COCO box file (``bbox_file``,
     images only), from ``options.bbox``, or, with none of these, the whole image is one box.
 
@@ -243,7 +245,8 @@ def run_demo(input_path: str, pose_config: str, pose_checkpoint: str, det_config
         raise DemoError(f'pose checkpoint not found: {pose_checkpoint}')
     box_file = BoxFile(bbox_file) if bbox_file else None
     estimator = PoseEstimator.from_config(pose_config, pose_checkpoint, det_config, det_checkpoint, device=device,
-                                          det_cat_id=det_cat_id, bbox_thr=bbox_thr, nms_thr=nms_thr)
+                                          det_cat_id=det_cat_id, bbox_thr=bbox_thr, nms_thr=nms_thr,
+                                          precision=precision, compile=compile)
     start = time.time()
     if is_video:
         summary = run_video(input_path, estimator, options)

@@ -16,6 +16,7 @@ from mmengine.logging import print_log
 from mmpose.apis import inference_topdown, init_model
 from mmpose.evaluation.functional import nms
 
+from ..models.pose_estimators.fast_inference import enable_fast_inference, fast_inference_options
 from ..utils import find_config
 from .boxes import COCO_PERSON_ID, as_boxes, drop_degenerate_boxes
 from .images import ImageLike, load_image
@@ -77,10 +78,24 @@ class PoseEstimator:
         bbox_thr: detector boxes need a score above this.
         nms_thr: IoU above which the lower-scored of two boxes is suppressed.
         min_box_size: boxes whose part inside the image is narrower or lower than this (pixels) are degenerate.
+        precision: the pose model's precision, ``'fp32'``, ``'bf16'`` (CPU and CUDA) or ``'fp16'`` (CUDA); None
+            takes the config's ``model.test_cfg.precision``, else fp32. Heatmaps are decoded in fp32 either way.
+        compile: ``torch.compile`` the pose model (``model.test_cfg.compile`` when None). A fast path converts the
+            pose model in place (``enable_fast_inference``, docs/speed.md); the flip test then runs as one batch.
+
+    Raises:
+        ValueError: a ``precision`` that is not accepted on the pose model's device (the message names the
+            accepted ones).
     """
 
     def __init__(self, pose_model: nn.Module, detector: Optional[nn.Module] = None, det_cat_id: int = 0,
-                 bbox_thr: float = 0.3, nms_thr: float = 0.3, min_box_size: float = 1.0):
+                 bbox_thr: float = 0.3, nms_thr: float = 0.3, min_box_size: float = 1.0,
+                 precision: Optional[str] = None, compile: Optional[bool] = None):
+        options = fast_inference_options(getattr(pose_model, 'test_cfg', None))
+        precision = options['precision'] if precision is None else precision
+        compile = options['compile'] if compile is None else compile
+        if precision != 'fp32' or compile:
+            enable_fast_inference(pose_model, precision, compile)
         self.pose_model = pose_model
         self.detector = detector
         self.det_cat_id = det_cat_id

@@ -38,7 +38,8 @@ def build_train_config(config: str, cfg_options: Optional[dict] = None, work_dir
 
     Args:
         resume: ``'auto'`` (the latest checkpoint of the work dir), a checkpoint path, or None (no resuming).
-        amp: automatic mixed precision (``AmpOptimWrapper``, dynamic loss scale unless the config sets one).
+        amp: automatic mixed precision: on CUDA fp16 (``AmpOptimWrapper``, dynamic loss scale unless the config sets
+            one), on a machine without CUDA bfloat16 (``AutocastOptimWrapper``); see :func:`set_amp`.
         no_validate: drop validation (``val_cfg``, ``val_dataloader``, ``val_evaluator``).
         auto_scale_lr: scale the learning rate by the actual total batch size.
 
@@ -53,8 +54,7 @@ def build_train_config(config: str, cfg_options: Optional[dict] = None, work_dir
         cfg.resume = True
         cfg.load_from = resume
     if amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        set_amp(cfg)
     if no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if auto_scale_lr:
@@ -64,9 +64,33 @@ def build_train_config(config: str, cfg_options: Optional[dict] = None, work_dir
     return cfg
 
 
+def set_amp(cfg: Config) -> None:
+    """Mixed-precision training for ``cfg`` (``tools/train.py --amp``): with CUDA, mmengine's ``AmpOptimWrapper``
+    (fp16 with a dynamic loss scale, or the config's ``dtype``/``loss_scale``); without CUDA, bfloat16 through
+    ``AutocastOptimWrapper`` (mmengine's ``AmpOptimWrapper`` refuses to start without CUDA). A config that already
+    trains under ``AutocastOptimWrapper`` is left as it is."""
+    import torch
+    from mmengine.logging import print_log
+    wrapper = cfg.optim_wrapper
+    if wrapper.get('type') == 'AutocastOptimWrapper':
+        return
+    if torch.cuda.is_available():
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.setdefault('loss_scale', 'dynamic')
+        return
+    if wrapper.get('dtype') in ('float16', 'fp16'):
+        raise ValueError('--amp: the config asks for float16 mixed precision, which needs CUDA (this machine has '
+                         "none); set optim_wrapper.dtype='bfloat16' or train without --amp")
+    for key in ('loss_scale', 'dtype', 'use_fsdp'):
+        wrapper.pop(key, None)
+    wrapper.update(type='AutocastOptimWrapper', dtype='bfloat16')
+    print_log('--amp without CUDA: bfloat16 mixed precision on the CPU (AutocastOptimWrapper)', 'current')
+
+
 def build_test_config(config: str, checkpoint: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
                 launcher: str = 'none', out: Optional[str] = None, show_dir: Optional[str] = None,
-                kpt_thr: float = 0.3, src_grid: Optional[Sequence[int]] = None, verbose: bool = False) -> Config:
+                kpt_thr: float = 0.3, src_grid: Optional[Sequence[int]] = None, verbose: bool = False,
+                precision: Optional[str] = None, compile: bool = False) -> Config:
     """:func:`tool_config` plus the testing switches of ``tools/test.py``; the checkpoint is loaded by
     ``ViTPoseRunner`` (also for configs that name no runner).
 
@@ -76,6 +100,10 @@ def build_test_config(config: str, checkpoint: str, cfg_options: Optional[dict] 
         show_dir: save images with predicted skeletons there (relative to the run's log dir); ``kpt_thr`` applies.
         src_grid: (rows, columns) position grid of the checkpoint when it does not record it.
         verbose: list every key when the checkpoint does not fit.
+        precision: ``'fp32'``, ``'bf16'`` or ``'fp16'`` (CUDA): sets ``model.test_cfg.precision``; None keeps the
+            config's (default fp32).
+        compile: sets ``model.test_cfg.compile=True`` (``torch.compile``). When the config (or these) asks for a
+            fast path, ``FastInferenceHook`` applies it after loading the checkpoint (docs/speed.md).
 
     Raises:
         ValueError: ``out`` with another extension.
@@ -90,6 +118,7 @@ def build_test_config(config: str, checkpoint: str, cfg_options: Optional[dict] 
     if verbose:
         loading['verbose'] = True
     cfg.checkpoint_loading = loading
+    add_fast_inference(cfg, precision, compile)
     if show_dir:
         vis = cfg.default_hooks.visualization
         vis.update(enable=True, out_dir=show_dir, kpt_thr=kpt_thr)
@@ -100,6 +129,28 @@ def build_test_config(config: str, checkpoint: str, cfg_options: Optional[dict] 
         cfg.test_evaluator = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=out))
     return cfg
+
+
+def add_fast_inference(cfg: Config, precision: Optional[str] = None, compile: bool = False) -> None:
+    """Set ``model.test_cfg.precision`` / ``compile`` (when given) and add ``FastInferenceHook`` when the config then
+    asks for a fast path (bf16/fp16 or compile).
+
+    Raises:
+        ValueError: a precision that is not one of ``PRECISIONS``.
+    """
+    from vitpose_mm.models.pose_estimators.fast_inference import PRECISIONS, fast_inference_options
+    test_cfg = cfg.model.setdefault('test_cfg', {})
+    if precision is not None:
+        test_cfg['precision'] = precision
+    if compile:
+        test_cfg['compile'] = True
+    options = fast_inference_options(test_cfg)
+    if options['precision'] not in PRECISIONS:
+        raise ValueError(f"model.test_cfg.precision must be one of {list(PRECISIONS)}, got {options['precision']!r}")
+    hooks = cfg.get('custom_hooks') or []
+    if (options['precision'] != 'fp32' or options['compile']) and \
+            not any(h.get('type') == 'FastInferenceHook' for h in hooks):
+        cfg.custom_hooks = [*hooks, dict(type='FastInferenceHook')]
 
 
 def run_train(cfg: Config) -> None:

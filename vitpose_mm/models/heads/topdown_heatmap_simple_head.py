@@ -9,7 +9,8 @@ The official head (mmpose 0.x) differs from mmpose 1.x ``HeatmapHead`` in two wa
 - it has an optional "simple" decoder: ReLU on the backbone feature, bilinear upsampling by ``upsample``,
   then the final conv (ViTPose-*-simple uses ``upsample=4`` and a 3x3 final conv).
 
-Everything else (deconv stack, final conv, init, loss, accuracy, flip test, decoding) is ``HeatmapHead``'s,
+Everything else (deconv stack, final conv, init, loss, accuracy, decoding) is ``HeatmapHead``'s (the flip test
+too, but with both views in one batch),
 and its parameter names already equal the official ones (``deconv_layers.{0,1,3,4}.*``, ``final_layer.*``),
 so official checkpoints load by name.
 
@@ -26,9 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmengine.structures import PixelData
 from mmpose.models.heads import HeatmapHead
+from mmpose.models.utils.tta import flip_heatmaps
 from mmpose.registry import MODELS
-from mmpose.utils.typing import OptConfigType
+from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 
 _EXTRA_KEYS = ('final_conv_kernel', 'num_conv_layers', 'num_conv_kernels')
 _FINAL_CONV_PADDING = {1: 0, 3: 1}  # kernel 0 means no final conv (identity), as in the official head
@@ -199,6 +202,25 @@ class TopdownHeatmapSimpleHead(HeatmapHead):
         x = self.conv_layers(x)
         x = self.final_layer(x)
         return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+    def predict(self, feats: Any, batch_data_samples: OptSampleList, test_cfg: Optional[ConfigType] = None) -> Any:
+        """``HeatmapHead.predict`` (same inputs, outputs and ``test_cfg`` keys), with the flip test's two views
+        ``feats = [feats, feats_flipped]`` run through the layers as one batch of 2B instead of two passes; the
+        flipped heatmaps are mirrored (``flip_heatmaps``) and averaged with the others in float32."""
+        test_cfg = test_cfg or {}
+        if not test_cfg.get('flip_test', False):
+            return super().predict(feats, batch_data_samples, test_cfg)
+        assert isinstance(feats, list) and len(feats) == 2, 'flip test: feats must be [feats, feats_flipped]'
+        views = [f if isinstance(f, Tensor) else f[self.in_index] for f in feats]
+        heatmaps, heatmaps_flip = self.forward(torch.cat(views)).split(views[0].shape[0])
+        heatmaps_flip = flip_heatmaps(heatmaps_flip, flip_mode=test_cfg.get('flip_mode', 'heatmap'),
+                                      flip_indices=batch_data_samples[0].metainfo['flip_indices'],
+                                      shift_heatmap=test_cfg.get('shift_heatmap', False))
+        batch_heatmaps = (heatmaps + heatmaps_flip) * 0.5
+        preds = self.decode(batch_heatmaps)
+        if test_cfg.get('output_heatmaps', False):
+            return preds, [PixelData(heatmaps=hm) for hm in batch_heatmaps.detach()]
+        return preds
 
 
 DECONV_1X_DEFAULTS = dict(deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4))  # HeatmapHead's

@@ -1,3 +1,5 @@
+from .fast_inference import PRECISIONS, enable_fast_inference, fast_inference_options, precision_dtype
 from .multi_dataset_topdown import MultiDatasetTopdownPoseEstimator
 
-__all__ = ['MultiDatasetTopdownPoseEstimator']
+__all__ = ['MultiDatasetTopdownPoseEstimator', 'PRECISIONS', 'enable_fast_inference', 'fast_inference_options',
+           'precision_dtype']
