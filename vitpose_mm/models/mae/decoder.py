@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 
 import torch
 from mmengine.model import BaseModule
+from mmengine.registry import DefaultScope
 from mmpretrain.models.heads import MAEPretrainHead
 from mmpretrain.models.necks import MAEPretrainDecoder
 from mmpretrain.registry import MODELS
@@ -63,7 +64,10 @@ class ViTPoseMAEHead(MAEPretrainHead):
 
     def __init__(self, loss: dict, grid: Sequence[int] = (16, 12), norm_pix: bool = False, patch_size: int = 16,
                  in_channels: int = 3) -> None:
-        super().__init__(loss=loss, norm_pix=norm_pix, patch_size=patch_size, in_channels=in_channels)
+        # mmpretrain builds the loss in the current default scope: under mmpose's (a pose config, or any code that
+        # ran one) its PixelReconstructionLoss is not found, so the loss is built in mmpretrain's scope
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            super().__init__(loss=loss, norm_pix=norm_pix, patch_size=patch_size, in_channels=in_channels)
         self.grid = _grid(grid)
 
     def patchify(self, imgs: torch.Tensor) -> torch.Tensor:
