@@ -22,11 +22,11 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Speed of ViTPose: vitpose_mm vs mmpose 1.x vs HF transformers, '
+    parser = argparse.ArgumentParser(description='Speed of ViTPose: vitpose_mm vs mmpose 1.x vs onnxruntime vs HF, '
                                      'inference (throughput batch and batch 1), training, people per image.')
     parser.add_argument('--sizes', nargs='+', choices=list(SIZES), default=['B'],
                         help='model sizes (default: B; S/L/H take longer)')
-    parser.add_argument('--implementations', nargs='+', default=['vitpose_mm', 'mmpose', 'hf'],
+    parser.add_argument('--implementations', nargs='+', default=['vitpose_mm', 'mmpose', 'onnxruntime', 'hf'],
                         help=f"rows to run (default: all): {[*IMPLEMENTATIONS, 'hf']}")
     parser.add_argument('--device', default='cuda' if _cuda() else 'cpu', help='cpu or cuda[:i] (default: cuda when '
                         'present)')

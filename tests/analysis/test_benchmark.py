@@ -93,3 +93,31 @@ def test_keypoint_displacement_between_two_dumps(tmp_path):
             pickle.dump(data, f)
     d = keypoint_displacement(str(tmp_path / 'a.pkl'), str(tmp_path / 'b.pkl'))
     assert d['count'] == 3 and d['mean'] == pytest.approx(2.0) and d['max'] == 5.0 and d['median'] == 1.0
+
+
+def test_onnxruntime_row_computes_the_vitpose_mm_row_heatmaps(monkeypatch):
+    """The onnxruntime row exports the model the vitpose_mm row builds (here a tiny one) and gives its heatmaps."""
+    from vitpose_mm.analysis import benchmark
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    def tiny_estimator(config, device):
+        cfg = Config.fromfile(config)
+        cfg.model.backbone.update(embed_dim=32, depth=1, num_heads=2, init_cfg=None)
+        cfg.model.head.in_channels = 32
+        init_default_scope('mmpose')
+        torch.manual_seed(0)
+        return MODELS.build(cfg.model).to(device).eval()
+
+    monkeypatch.setattr(benchmark, 'build_estimator', tiny_estimator)
+    assert IMPLEMENTATIONS['onnxruntime'].modes(torch.device('cpu')) == ('fp32', )
+    forward = IMPLEMENTATIONS['onnxruntime'].build('B', 'fp32', torch.device('cpu'))
+    model = tiny_estimator(benchmark.vitpose_mm_config('B'), torch.device('cpu'))
+    x = crops(2, torch.device('cpu'))
+    with torch.no_grad():
+        expected = model.head.forward(model.extract_feat(x))
+    out = forward(x)
+    assert out.shape == (2, 17, 64, 48)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+    assert float(expected.abs().max()) > 1e-3  # random weights: heatmaps that could differ

@@ -2,10 +2,11 @@
 """Side-by-side speed of ViTPose implementations: the rows of ``tools/benchmark.py`` (docs/speed.md).
 
 An implementation is a name, the modes it runs in and a builder ``build(size, mode, device) -> forward`` where
-``forward`` maps a (N, 3, 256, 192) float32 batch of crops to (N, 17, 64, 48) heatmaps (any float dtype). Three are
+``forward`` maps a (N, 3, 256, 192) float32 batch of crops to (N, 17, 64, 48) heatmaps (any float dtype). Four are
 registered: ``vitpose_mm`` (this package, through ``enable_fast_inference``), ``mmpose`` (mmpose 1.x's own ViTPose
-config: mmpretrain's ``VisionTransformer`` + ``HeatmapHead``) and ``hf`` (HF transformers, in its own environment,
-see ``hf_worker.py``). Another one (e.g. an ONNX Runtime session) is one more :func:`register_implementation` call.
+config: mmpretrain's ``VisionTransformer`` + ``HeatmapHead``), ``onnxruntime`` (this package's model exported by
+``vitpose_mm.deploy``) and ``hf`` (HF transformers, in its own environment, see ``hf_worker.py``). Another one is one
+more :func:`register_implementation` call.
 All models have random weights (seed 0) and run without flip test; the same crops go through every row.
 """
 import json
@@ -126,8 +127,31 @@ def build_mmpose(size: str, mode: str, device: torch.device) -> Forward:
     return heatmap_forward(model.to(DTYPES[mode]), input_dtype=DTYPES[mode])
 
 
+def onnxruntime_modes(device: torch.device) -> Tuple[str, ...]:
+    return ('fp32', 'fp16') if device.type == 'cuda' else ('fp32', )
+
+
+def build_onnxruntime(size: str, mode: str, device: torch.device) -> Forward:
+    """This package's model (the ``vitpose_mm`` row's random weights) exported by ``vitpose_mm.deploy`` (fp32, or
+    fp16 inside the graph) and run by onnxruntime: its CUDA provider on CUDA, else its CPU provider with torch's
+    thread count. The exported file lives in a temporary folder as long as the row."""
+    from vitpose_mm.deploy import HeatmapGraph, build_onnx_runner, export_onnx
+    from vitpose_mm.deploy.source import ExportSource
+    model = build_estimator(vitpose_mm_config(size), torch.device('cpu'))
+    folder = tempfile.TemporaryDirectory()
+    source = ExportSource(model, None, {}, INPUT_HW[::-1], {}, {}, {}, [], None, [])
+    path = export_onnx(source, osp.join(folder.name, 'model.onnx'), precision=mode, meta={})
+    providers = ['CUDAExecutionProvider'] if device.type == 'cuda' else ['CPUExecutionProvider']
+    run = build_onnx_runner(path, providers, num_threads=torch.get_num_threads())
+
+    def forward(x: torch.Tensor, _keep=(folder, HeatmapGraph)) -> torch.Tensor:
+        return torch.from_numpy(run(x.detach().float().cpu().numpy())).to(x.device)
+    return forward
+
+
 register_implementation('vitpose_mm', vitpose_mm_modes, build_vitpose_mm)
 register_implementation('mmpose', mmpose_modes, build_mmpose)
+register_implementation('onnxruntime', onnxruntime_modes, build_onnxruntime)
 
 
 # ---- rows: what the run loop times ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from .timing import matmul_flops, peak_memory_bytes, percentile, time_calls
 class BenchmarkOptions:
     """What to measure; see ``tools/benchmark.py --help``."""
     sizes: Sequence[str] = ('B', )
-    implementations: Sequence[str] = ('vitpose_mm', 'mmpose', 'hf')
+    implementations: Sequence[str] = ('vitpose_mm', 'mmpose', 'onnxruntime', 'hf')
     device: str = 'cpu'
     threads: int = 0
     batch: int = 0  # throughput batch; 0: 8 on the CPU, 128 on CUDA
