@@ -82,9 +82,11 @@ def test_shifted_groups_match_swins_slice_mask_on_an_odd_grid():
 
 @pytest.mark.parametrize('fused', [True, False])
 @pytest.mark.parametrize('hw,window,shift', [((5, 7), (2, 3), (1, 1)), ((6, 6), (3, 3), (1, 1)),
-                                              ((5, 7), (2, 3), (0, 0)), ((6, 6), (3, 2), (0, 0))])
+                                              ((5, 7), (2, 3), (0, 0)), ((6, 6), (3, 2), (0, 0)),
+                                              ((7, 5), (4, 2), (2, 1))])
 def test_window_and_shifted_window_attention_equal_masked_full_attention(fused, hw, window, shift):
-    """Odd grids need padding; shift (0, 0) must be plain windows; padded keys never reach a real token."""
+    """Odd grids need padding; shift (0, 0) must be plain windows; padded keys never reach a real token; a shift
+    that differs between rows and columns rolls each axis by its own amount."""
     _, layer = pair(None, fused, window_size=window, shift_size=shift)
     x = torch.randn(2, hw[0] * hw[1], DIM)
     allowed = swin_allowed(hw, window, shift)
@@ -128,18 +130,21 @@ def test_extra_tokens_are_keys_of_every_window_and_see_every_token(fused):
 
 
 @pytest.mark.parametrize('fused', [True, False])
-def test_relative_position_is_vitdets_decomposed_bias(fused):
-    hw, window = (4, 6), (2, 3)
+@pytest.mark.parametrize('hw', [(4, 6), (5, 7)])
+def test_relative_position_is_vitdets_decomposed_bias(fused, hw):
+    """(5, 7) is padded to (6, 9): the relative-position bias and the padding mask add up."""
+    window = (2, 3)
+    n = hw[0] * hw[1]
     _, layer = pair(None, fused, window_size=window, use_rel_pos=True)
     assert layer.rel_pos_h.shape == (3, DIM // HEADS) and layer.rel_pos_w.shape == (5, DIM // HEADS)
     assert layer.rel_pos_h.abs().sum() == 0  # zero init: plain weights give plain windows
     with torch.no_grad():
         layer.rel_pos_h.normal_()
         layer.rel_pos_w.normal_()
-    x = torch.randn(1, 24, DIM)
+    x = torch.randn(1, n, DIM)
     q, k, v = layer._qkv(x)  # (1, h, N, d)
     pos = [(r, c) for r in range(hw[0]) for c in range(hw[1])]
-    bias = torch.full((HEADS, 24, 24), float('-inf'))
+    bias = torch.full((HEADS, n, n), float('-inf'))
     for (i, (r1, c1)), (j, (r2, c2)) in itertools.product(enumerate(pos), repeat=2):
         if (r1 // 2, c1 // 3) == (r2 // 2, c2 // 3):
             rh = layer.rel_pos_h[(r1 % 2) - (r2 % 2) + 1]
