@@ -145,3 +145,18 @@ def test_partial_finetune_configs_freeze_what_they_say():
         assert frozen == ({'attn', 'norm1'} if part == 'attn' else {'mlp', 'norm2'})
         assert trained == ({'mlp', 'norm2'} if part == 'attn' else {'attn', 'norm1'})
         assert backbone.pos_embed.requires_grad == (part == 'attn')
+
+
+def test_metainfo_files_resolve_from_any_directory():
+    """A relative ``from_file='configs/...'`` only works from the repository root, unless mmpose ships a file of that
+    name (mmpose falls back to its own ``.mim/configs/_base_/datasets/``); every other one uses ``{{fileDirname}}``."""
+    import re
+
+    import mmpose
+    mmpose_datasets = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', '_base_', 'datasets')
+    relative = []
+    for path in CONFIGS:
+        for ref in re.findall(r"from_file=['\"]([^'\"]+)['\"]", open(path).read()):
+            if not ref.startswith('{{fileDirname}}') and not osp.isfile(osp.join(mmpose_datasets, osp.basename(ref))):
+                relative.append(f'{osp.relpath(path, ROOT)}: {ref}')
+    assert not relative, relative

@@ -15,7 +15,7 @@ default_hooks = dict(checkpoint=dict(interval=max_epochs))
 data_root = 'data/synthetic_multi/aic/'
 data_mode = 'topdown'
 model = dict(head=dict(out_channels=14))
-aic_metainfo = dict(from_file='configs/_base_/datasets/synthetic_aic.py')
+aic_metainfo = dict(from_file='{{fileDirname}}/../../_base_/datasets/synthetic_aic.py')  # from any directory
 train_dataloader = dict(
     batch_size=16,
     dataset=dict(type='AicDataset', data_root=data_root, ann_file='annotations/aic_train.json', metainfo=aic_metainfo))

@@ -67,7 +67,7 @@ val_pipeline = [
     dict(type='TopdownAffine', input_size=codec['input_size'], use_udp=True),
     dict(type='PackPoseInputs'),
 ]
-aic_metainfo = dict(from_file='configs/_base_/datasets/synthetic_aic.py')
+aic_metainfo = dict(from_file='{{fileDirname}}/../../_base_/datasets/synthetic_aic.py')  # from any directory
 train_sets = [
     dict(type='CocoDataset', data_root=data_root + 'coco/', ann_file='annotations/person_keypoints_train.json',
          data_prefix=dict(img='train/')),
