@@ -40,7 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--no-train', action='store_true', help='skip the training rows')
     parser.add_argument('--train-batch', type=int, default=0, help='training batch (default: 4 on the CPU, 64 on CUDA)')
     parser.add_argument('--people', nargs='*', type=int, default=[1, 4, 16],
-                        help='people per image for the per-person cost (default: 1 4 16; none to skip)')
+                        help='people per image for the per-person cost (default: 1 4 16; a bare --people skips it)')
     parser.add_argument('--hf-python', default=osp.join(ROOT, '.venv-hf', 'bin', 'python'),
                         help='Python of the HF transformers environment (default: .venv-hf/bin/python)')
     parser.add_argument('--out-dir', default='work_dirs/benchmark', help='where benchmark.{md,json,png} go')

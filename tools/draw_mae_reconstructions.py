@@ -42,6 +42,9 @@ def main(argv=None):
         cfg = load_config(args.config, args.cfg_options)
     except FileNotFoundError as e:
         raise SystemExit(f'error: {e}')
+    if cfg.model.get('type') != 'MAE':
+        raise SystemExit(f"error: {args.config} is not an MAE pre-training config (model type "
+                         f"{cfg.model.get('type')!r}, expected 'MAE'; see configs/mae/)")
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     import vitpose_mm.models.mae  # noqa: F401  (the configs' custom_imports)
     model = MODELS.build(cfg.model).eval()

@@ -41,6 +41,11 @@ def _x(v) -> str:
     return f'{v:.2f}x' if v is not None else 'n/a'
 
 
+def _mb(memory: float) -> str:
+    """Peak memory in MB; 'n/a' for a row whose memory torch cannot see (e.g. onnxruntime's own allocator)."""
+    return f'{memory / MB:,.0f}' if memory else 'n/a'
+
+
 def markdown(results: dict, command: str = '') -> str:
     b = results['batch']
     lines = [f"# ViTPose speed, {results['device']}, {results['threads']} threads, torch {results['torch']}", '']
@@ -63,7 +68,7 @@ def markdown(results: dict, command: str = '') -> str:
         diff = f"{r['max_abs']:.2e} ({r['max_abs'] / r['peak_fp32']:.1e})" if r['peak_fp32'] else 'n/a'
         lines.append(f"| {r['size']} | {r['impl']} | {r['mode']} | {t['images_per_s']:.2f} | "
                      f"{_x(rel[i]['vs_mmpose_fp32'])} | {_x(rel[i]['vs_best'])} | {t['p50_ms']:,.0f} / "
-                     f"{t['p95_ms']:,.0f} | {lat['p50_ms']:,.0f} / {lat['p95_ms']:,.0f} | {r['memory'] / MB:,.0f} | "
+                     f"{t['p95_ms']:,.0f} | {lat['p50_ms']:,.0f} / {lat['p95_ms']:,.0f} | {_mb(r['memory'])} | "
                      f"{achieved / 1e9:,.0f} | {achieved / _matmul(results, r['mode']):.0%} | {diff} |")
     if results.get('training'):
         lines += ['', f"## Training (AdamW steps, random targets, batch {results['train_batch']})", '',
