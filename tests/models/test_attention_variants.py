@@ -175,5 +175,27 @@ def test_window_attention_errors_name_the_argument():
         WindowAttention(DIM, HEADS, window_size=0)
     with pytest.raises(ValueError, match='shift_size'):
         WindowAttention(DIM, HEADS, window_size=4, shift_size=4)
-    with pytest.raises(ValueError, match='hw'):
+    with pytest.raises(ValueError, match=r'WindowAttention needs the patch grid hw=\(Hp, Wp\)'):
         WindowAttention(DIM, HEADS, window_size=4)(torch.randn(1, 16, DIM))
+    with pytest.raises(ValueError, match='15 tokens cannot hold a 4x4 patch grid'):
+        WindowAttention(DIM, HEADS, window_size=4)(torch.randn(1, 15, DIM), (4, 4))
+
+
+def test_window_attention_keeps_the_attention_arguments_and_a_window_of_one():
+    """qk_scale and attn_head_dim reach the attention (a window block of a checkpoint with its own head size); a 1x1
+    window is each token attending to itself: the projection of its own value."""
+    layer = WindowAttention(DIM, HEADS, qk_scale=0.3, attn_head_dim=4, window_size=2)
+    assert layer.scale == 0.3 and layer.qkv.out_features == 3 * HEADS * 4 and layer.proj.in_features == HEADS * 4
+    layer = WindowAttention(DIM, HEADS, qkv_bias=True, window_size=1).eval()
+    x = torch.randn(1, 12, DIM)
+    _, _, v = layer._qkv(x)
+    torch.testing.assert_close(layer(x, (3, 4)), layer._out(v))
+
+
+def test_loading_a_window_block_reports_missing_and_surplus_keys():
+    layer = WindowAttention(DIM, HEADS, qkv_bias=True, window_size=2, use_rel_pos=True)
+    sd = {k: v for k, v in Attention(DIM, HEADS, qkv_bias=True).state_dict().items() if k != 'proj.bias'}
+    result = layer.load_state_dict({**sd, 'surplus': torch.zeros(1)}, strict=False)
+    assert result.missing_keys == ['proj.bias'] and result.unexpected_keys == ['surplus']  # rel_pos: filled, zeros
+    with pytest.raises(RuntimeError, match='proj.bias'):
+        layer.load_state_dict(sd)
