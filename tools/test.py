@@ -49,6 +49,10 @@ def main(argv=None):
     args = parse_args(argv)
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
+    import torch
+    if args.precision == 'fp16' and not torch.cuda.is_available():  # before building the runner and the data
+        raise SystemExit("error: --precision fp16 needs a CUDA device and there is none here; on the CPU use bf16 or "
+                         "fp32")
     cfg = build_test_config(args.config, args.checkpoint, args.cfg_options, work_dir=args.work_dir,
                             launcher=args.launcher, out=args.out, show_dir=args.show_dir, kpt_thr=args.kpt_thr,
                             src_grid=args.src_grid, verbose=args.verbose, precision=args.precision,

@@ -67,3 +67,14 @@ def test_hook_converts_the_loaded_model_before_testing(pose_model):
     FastInferenceHook().before_test(SimpleNamespace(model=model, logger=MMLogger.get_current_instance()))
     assert model.fast_inference == dict(precision='bf16', compile=False, batch_flip=True)
     assert model.head.final_layer.weight.dtype == torch.bfloat16
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message on a machine without CUDA')
+def test_test_tool_refuses_fp16_without_cuda_before_building_anything(tmp_path, monkeypatch):
+    from conftest import load_tool
+    ckpt = tmp_path / 'ckpt.pth'
+    ckpt.write_bytes(b'')  # never read: the tool stops first
+    tool = load_tool('test')
+    monkeypatch.setattr(tool, 'build_test_config', lambda *a, **k: pytest.fail('the runner was being built'))
+    with pytest.raises(SystemExit, match='--precision fp16 needs a CUDA device .* use bf16 or fp32'):
+        tool.main([POSE_CONFIG, str(ckpt), '--precision', 'fp16'])
