@@ -133,14 +133,3 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match='ONNX model not found'):
         OnnxPoseModel(str(tmp_path / 'none.onnx'))
 
-
-def test_speed_comparison_interleaves_the_forwards():
-    from vitpose_mm.deploy.speed import interleaved_rates
-    calls, lines = [], []
-    forwards = {'torch': lambda: calls.append('torch'), 'onnxruntime': lambda: calls.append('onnxruntime')}
-    rates = interleaved_rates(forwards, batch=8, reps=3, report=lines.append)
-    assert calls == ['torch', 'onnxruntime'] * 4  # one warm-up round, then three timed rounds in turn
-    assert set(rates) == {'torch', 'onnxruntime'} and all(r > 0 for r in rates.values())
-    assert len(lines) == 3 and lines[2].startswith('rep 3/3: torch ')
-    with pytest.raises(ValueError, match='batch and reps must be >= 1'):
-        interleaved_rates(forwards, batch=8, reps=0)
