@@ -1,6 +1,6 @@
 """Export a ViTPose config + checkpoint to ONNX and check it against torch with onnxruntime (docs/deploy.md).
 
-    python tools/export_onnx.py CONFIG CHECKPOINT OUT.onnx [--fp16] [--dataset NAME] [--batch 2] [--no-verify]
+    python tools/export_onnx.py CONFIG CHECKPOINT OUT.onnx [--fp16 | --int8] [--dataset NAME] [--batch 2] [--no-verify]
     python tools/export_onnx.py configs/vitpose_plus/td-hm_ViTPose-plus-base_8xb128-210e_6datasets-256x192.py \
         vitpose_plus_base.pth ap10k.onnx --dataset ap10k
 
@@ -28,8 +28,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--dataset', help='ViTPose+: the dataset whose expert is folded in and whose head is kept '
                         '(coco, aic, mpii, ap10k, apt36k, coco_wholebody ...; with a plain config and an official '
                         'ViTPose+ file: coco, aic, mpii, ap10k, apt36k, wholebody)')
-    parser.add_argument('--fp16', action='store_true', help='float16 weights and compute (for CUDA execution '
-                        'providers); input and output stay float32')
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument('--fp16', action='store_true', help='float16 weights and compute (for CUDA execution '
+                           'providers); input and output stay float32')
+    precision.add_argument('--int8', action='store_true', help="onnxruntime's dynamic int8 quantization (int8 "
+                           'weights per channel, activations quantized at run time): the fast path of CPUs without '
+                           'native bf16; input and output stay float32')
     parser.add_argument('--batch', type=int, default=2, help='example batch traced at export (>= 2; any batch runs)')
     parser.add_argument('--opset', type=int, help='ONNX opset (default: the exporter\'s)')
     parser.add_argument('--no-verify', dest='verify', action='store_false',
@@ -53,7 +57,7 @@ def main(argv=None) -> int:
     try:
         _, report = export_and_verify(
             args.config, None if args.checkpoint.lower() == 'none' else args.checkpoint, args.out, args.dataset,
-            'fp16' if args.fp16 else 'fp32', args.batch, args.opset, args.verify, args.verify_batch, args.providers,
+            'fp16' if args.fp16 else 'int8' if args.int8 else 'fp32', args.batch, args.opset, args.verify, args.verify_batch, args.providers,
             args.cfg_options)
     except (FileNotFoundError, ValueError, KeyError, CheckpointMismatchError) as e:
         print(f'error: {e.args[0] if isinstance(e, KeyError) and e.args else e}', file=sys.stderr)

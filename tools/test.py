@@ -2,10 +2,13 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl] [--show-dir DIR]
         [--precision fp32|bf16|fp16] [--compile]
+    python tools/test.py CONFIG MODEL.onnx [--out results.pkl]     # an export of tools/export_onnx.py
     mim test vitpose_mm CONFIG --checkpoint CHECKPOINT ...
 
 The checkpoint goes through vitpose_mm.checkpoints.load_checkpoint (ViTPoseRunner): any public layout is converted
 on the way; one that does not fit stops with what it is, what the model is and the fix, and nothing is loaded.
+An ``.onnx`` file (tools/export_onnx.py, fp32, fp16 or int8) is evaluated in place of the model, with onnxruntime:
+the config gives the data and the metric, the file its network, flip test and decoding (docs/deploy.md).
 """
 import argparse
 import os
@@ -22,7 +25,8 @@ from vitpose_mm.models.pose_estimators import PRECISIONS
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (evaluate) a vitpose_mm (mmpose 1.x) pose model.')
     parser.add_argument('config', help='config file path, or a config file name from the package configs/')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file, or an .onnx export of tools/export_onnx.py (run by '
+                        'onnxruntime; its crop size and keypoints must be the config\'s)')
     parser.add_argument('--work-dir', help='where the evaluation log goes (default: ./work_dirs/CONFIG_NAME)')
     parser.add_argument('--out', help='dump the raw predictions to this .pkl/.json file')
     parser.add_argument('--show-dir', help='save images with predicted skeletons to WORK_DIR/TIMESTAMP/SHOW_DIR')
@@ -49,16 +53,20 @@ def main(argv=None):
     args = parse_args(argv)
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
+    onnx_model = args.checkpoint if args.checkpoint.lower().endswith('.onnx') else None
+    if onnx_model and (args.precision or args.compile or args.src_grid or args.launcher != 'none'):
+        raise SystemExit('error: --precision, --compile, --src-grid and --launcher apply to checkpoints; an .onnx '
+                         'export runs as exported (export it with --fp16 or --int8 for another precision)')
     import torch
     if args.precision == 'fp16' and not torch.cuda.is_available():  # before building the runner and the data
         raise SystemExit("error: --precision fp16 needs a CUDA device and there is none here; on the CPU use bf16 or "
                          "fp32")
-    cfg = build_test_config(args.config, args.checkpoint, args.cfg_options, work_dir=args.work_dir,
+    cfg = build_test_config(args.config, None if onnx_model else args.checkpoint, args.cfg_options, work_dir=args.work_dir,
                             launcher=args.launcher, out=args.out, show_dir=args.show_dir, kpt_thr=args.kpt_thr,
                             src_grid=args.src_grid, verbose=args.verbose, precision=args.precision,
                             compile=args.compile)
     try:
-        run_test(cfg)
+        run_test(cfg, onnx_model)
     except CheckpointMismatchError as e:  # what the checkpoint is and the fix, without a traceback
         raise SystemExit(f'error: {e}')
 

@@ -111,7 +111,7 @@ def test_onnxruntime_row_computes_the_vitpose_mm_row_heatmaps(monkeypatch):
         return MODELS.build(cfg.model).to(device).eval()
 
     monkeypatch.setattr(benchmark, 'build_estimator', tiny_estimator)
-    assert IMPLEMENTATIONS['onnxruntime'].modes(torch.device('cpu')) == ('fp32', )
+    assert IMPLEMENTATIONS['onnxruntime'].modes(torch.device('cpu')) == ('fp32', 'int8')
     forward = IMPLEMENTATIONS['onnxruntime'].build('B', 'fp32', torch.device('cpu'))
     model = tiny_estimator(benchmark.vitpose_mm_config('B'), torch.device('cpu'))
     x = crops(2, torch.device('cpu'))
@@ -121,3 +121,5 @@ def test_onnxruntime_row_computes_the_vitpose_mm_row_heatmaps(monkeypatch):
     assert out.shape == (2, 17, 64, 48)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
     assert float(expected.abs().max()) > 1e-3  # random weights: heatmaps that could differ
+    int8 = IMPLEMENTATIONS['onnxruntime'].build('B', 'int8', torch.device('cpu'))(x)
+    assert 1e-5 < float((int8 - expected).abs().max()) <= 0.05 * float(expected.abs().max())

@@ -128,12 +128,12 @@ def build_mmpose(size: str, mode: str, device: torch.device) -> Forward:
 
 
 def onnxruntime_modes(device: torch.device) -> Tuple[str, ...]:
-    return ('fp32', 'fp16') if device.type == 'cuda' else ('fp32', )
+    return ('fp32', 'fp16') if device.type == 'cuda' else ('fp32', 'int8')
 
 
 def build_onnxruntime(size: str, mode: str, device: torch.device) -> Forward:
-    """This package's model (the ``vitpose_mm`` row's random weights) exported by ``vitpose_mm.deploy`` (fp32, or
-    fp16 inside the graph) and run by onnxruntime: its CUDA provider on CUDA, else its CPU provider with torch's
+    """This package's model (the ``vitpose_mm`` row's random weights) exported by ``vitpose_mm.deploy`` (fp32,
+    fp16 inside the graph, or int8: onnxruntime's dynamic quantization, CPU only) and run by onnxruntime: its CUDA provider on CUDA, else its CPU provider with torch's
     thread count. The exported file lives in a temporary folder as long as the row."""
     from vitpose_mm.deploy import HeatmapGraph, build_onnx_runner, export_onnx
     from vitpose_mm.deploy.source import ExportSource

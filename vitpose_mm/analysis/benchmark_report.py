@@ -1,4 +1,5 @@
 """Tables, ratios and a chart from the results of :func:`vitpose_mm.analysis.benchmark_run.run_benchmark`."""
+import math
 import os
 import os.path as osp
 from typing import Dict, List
@@ -9,10 +10,17 @@ MB = 2**20
 
 
 def _matmul(results: dict, mode: str) -> float:
-    """The slower of the two matmul measurements (before and after the rows) of the mode's compute dtype."""
+    """The slower of the two matmul measurements (before and after the rows) of the mode's compute dtype; NaN for a
+    dtype without one (int8: onnxruntime's integer kernels, no torch matmul to compare with)."""
+    if mode.startswith('int8'):
+        return float('nan')
     half = 'float16' in mode or 'fp16' in mode
     key = 'torch.float32' if mode.startswith('fp32') else ('torch.float16' if half else 'torch.bfloat16')
     return min(results['matmul_before'].get(key, float('nan')), results['matmul_after'].get(key, float('nan')))
+
+
+def _percent(share: float) -> str:
+    return 'n/a' if math.isnan(share) else f'{share:.0%}'
 
 
 def paired_ratio(row: dict, base: dict) -> float:
@@ -69,7 +77,7 @@ def markdown(results: dict, command: str = '') -> str:
         lines.append(f"| {r['size']} | {r['impl']} | {r['mode']} | {t['images_per_s']:.2f} | "
                      f"{_x(rel[i]['vs_mmpose_fp32'])} | {_x(rel[i]['vs_best'])} | {t['p50_ms']:,.0f} / "
                      f"{t['p95_ms']:,.0f} | {lat['p50_ms']:,.0f} / {lat['p95_ms']:,.0f} | {_mb(r['memory'])} | "
-                     f"{achieved / 1e9:,.0f} | {achieved / _matmul(results, r['mode']):.0%} | {diff} |")
+                     f"{achieved / 1e9:,.0f} | {_percent(achieved / _matmul(results, r['mode']))} | {diff} |")
     if results.get('training'):
         lines += ['', f"## Training (AdamW steps, random targets, batch {results['train_batch']})", '',
                   '| size | implementation | mode | img/s | p50 ms | '

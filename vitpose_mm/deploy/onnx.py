@@ -6,7 +6,12 @@ The graph is the model's ``tensor`` mode: backbone and head, nothing else. Outsi
 crops (``TopdownAffine``), normalizing them, the flip test (a runtime runs the mirrored crops as well and averages)
 and the decoding (``UDPHeatmap``, numpy). The batch axis is dynamic; height and width are fixed at the config's
 input size. ``fp16`` casts the weights and the computation to float16 inside the graph; the input and the output stay
-float32, so a runtime feeds and decodes the same arrays for both precisions (decoding always in float32).
+float32, so a runtime feeds and decodes the same arrays for every precision (decoding always in float32).
+``int8`` is onnxruntime's dynamic quantization of the fp32 export (``onnxruntime.quantization.quantize_dynamic``):
+the weights of every projection with a weight (the linear layers, the patch embedding, the final 1x1 convolution) are
+stored as int8 per output channel and the activations are quantized at run time, batch by batch; the attention
+products, the normalizations and the deconvolutions stay float32. It is the fast path of CPUs without native bf16
+(docs/deploy.md: its speed and its accuracy on the demo model).
 
 Exporter: ``torch.onnx.export(..., dynamo=True)``, the torch.export-based exporter (the default of torch >= 2.9; the
 TorchScript one is deprecated). Both export the plain ViT (the class-token position row, the padding-2 patch
@@ -21,6 +26,7 @@ import copy
 import logging
 import os
 import os.path as osp
+import tempfile
 from typing import Any, Dict, Optional
 
 import torch
@@ -32,7 +38,7 @@ from .source import ExportSource
 
 INPUT_NAME = 'input'
 OUTPUT_NAME = 'heatmaps'
-PRECISIONS = ('fp32', 'fp16')
+PRECISIONS = ('fp32', 'fp16', 'int8')
 
 
 class HeatmapGraph(nn.Module):
@@ -40,7 +46,8 @@ class HeatmapGraph(nn.Module):
 
     Args:
         model: a top-down pose estimator (``model(x, None, mode='tensor')`` gives the heatmaps).
-        precision: ``fp32``, or ``fp16`` (a float16 copy of the model, the input cast in, the heatmaps cast out).
+        precision: ``fp32``, or ``fp16`` (a float16 copy of the model, the input cast in, the heatmaps cast out);
+            ``int8`` traces the fp32 model (:func:`export_onnx` quantizes the file afterwards).
     """
 
     def __init__(self, model: nn.Module, precision: str = 'fp32'):
@@ -76,7 +83,8 @@ def export_onnx(source: ExportSource, out: str, precision: str = 'fp32', batch: 
     Args:
         source: the model and its facts (:func:`vitpose_mm.deploy.build_export_source`).
         out: the ``.onnx`` path; its folder is created. Nothing is written when the export fails.
-        precision: ``fp32`` or ``fp16`` (see :class:`HeatmapGraph`).
+        precision: ``fp32``, ``fp16`` (see :class:`HeatmapGraph`) or ``int8`` (the fp32 export, then
+            :func:`quantize_int8`).
         batch: the example batch size traced (any size runs afterwards; 2 so that no size-1 axis is specialised).
         meta: the metadata entry (default: :func:`export_metadata` without config and checkpoint names).
         opset: ONNX opset (default: the exporter's).
@@ -98,7 +106,13 @@ def export_onnx(source: ExportSource, out: str, precision: str = 'fp32', batch: 
             dynamic_shapes={'x': {0: torch.export.Dim('batch')}}, opset_version=opset, verbose=False)
     program.model.metadata_props[md.METADATA_KEY] = md.encode(meta)
     try:  # over 2 GB (ViTPose-H fp32) the weights go to OUT.data beside it
-        program.save(out)
+        if precision == 'int8':
+            with tempfile.TemporaryDirectory() as folder:
+                fp32 = osp.join(folder, 'fp32.onnx')
+                program.save(fp32)
+                quantize_int8(fp32, out)
+        else:
+            program.save(out)
     except BaseException:
         for path in (out, out + '.data'):
             if osp.exists(path):
@@ -108,4 +122,36 @@ def export_onnx(source: ExportSource, out: str, precision: str = 'fp32', batch: 
     return out
 
 
-__all__ = ['HeatmapGraph', 'export_metadata', 'export_onnx', 'INPUT_NAME', 'OUTPUT_NAME', 'PRECISIONS']
+def quantize_int8(src: str, out: str) -> str:
+    """onnxruntime's dynamic int8 quantization of the fp32 ONNX file ``src`` into ``out`` (metadata kept).
+
+    Weights: signed int8, one scale per output channel; activations: unsigned int8, quantized at run time per tensor
+    (``DynamicQuantizeLinear``). Only operators with a weight are quantized (``MatMul`` of the linear layers, ``Conv``);
+    the attention's activation-by-activation products stay float32. Source: the onnxruntime documentation,
+    "Quantize ONNX models" (dynamic quantization is the recommended mode for transformers).
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    # onnxruntime 1.32 logs on the root logger that a pre-processing pass (quant_pre_process) should run first;
+    # tried on ViTPose-B (one thread, batch 8): 2.74 img/s with it, 2.92 without, the same heatmaps. Not shown.
+    hint = _DropMessage('pre-processing before quantization')
+    logging.getLogger().addFilter(hint)
+    try:
+        quantize_dynamic(src, out, op_types_to_quantize=['MatMul', 'Conv'], per_channel=True,
+                         weight_type=QuantType.QInt8)
+    finally:
+        logging.getLogger().removeFilter(hint)
+    return out
+
+
+class _DropMessage(logging.Filter):
+    """Drops the log records whose message contains ``text``."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+__all__ = ['HeatmapGraph', 'quantize_int8', 'export_metadata', 'export_onnx', 'INPUT_NAME', 'OUTPUT_NAME', 'PRECISIONS']

@@ -105,6 +105,10 @@ class OnnxPoseModel:
         self.data_preprocessor = MODELS.build(dict(self.meta['data_preprocessor']))
         self.decoder = KEYPOINT_CODECS.build(dict(self.meta['codec']))
 
+    def eval(self) -> 'OnnxPoseModel':
+        """Nothing to switch (an exported graph is always in inference mode); mmengine's test loop calls it."""
+        return self
+
     def heatmaps(self, inputs: torch.Tensor, flip_indices: Optional[List[int]] = None) -> torch.Tensor:
         """(N, 3, H, W) normalized crops -> (N, K, h, w) float32 heatmaps, flip-test averaged when ``test_cfg`` says
         so (the mirrored crops go through the graph in the same batch; ``flip_indices`` default: dataset_meta's)."""

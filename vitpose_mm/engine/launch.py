@@ -159,13 +159,22 @@ def run_train(cfg: Config) -> None:
     runner.train()
 
 
-def run_test(cfg: Config) -> dict:
+def run_test(cfg: Config, onnx_model: Optional[str] = None) -> dict:
     """Evaluate with the config's runner; the metrics are also written to ``WORK_DIR/metrics.json`` (for scripts).
 
+    Args:
+        onnx_model: an export of ``tools/export_onnx.py`` evaluated in place of the config's model (onnxruntime;
+            ``cfg.load_from`` must then be None): :func:`vitpose_mm.deploy.evaluate.use_onnx_model`.
+
     Raises:
-        CheckpointMismatchError: the checkpoint does not fit the model (nothing is loaded; the message says the fix).
+        CheckpointMismatchError: the checkpoint (or export) does not fit the model (nothing is loaded; the message
+            says the fix).
     """
     runner = RUNNERS.build(cfg)
+    if onnx_model is not None:
+        from vitpose_mm.deploy.evaluate import use_onnx_model
+        use_onnx_model(runner, onnx_model, dataset_check=(cfg.get('checkpoint_loading') or {}).get(
+            'dataset_check', 'error'))
     metrics = runner.test()
     if metrics:  # also as a file, for scripts (the runner logs them too)
         dump(metrics, osp.join(cfg.work_dir, 'metrics.json'), indent=2)
