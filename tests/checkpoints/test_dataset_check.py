@@ -52,6 +52,24 @@ def test_warn_loads_and_names_both_datasets(ap10k_checkpoint, mmlogger_warnings)
     assert 'right for fine-tuning' in warnings[0]
 
 
+def test_other_keypoint_count_names_both_datasets_before_the_shapes(tmp_path, mmlogger_warnings):
+    """An AIC model (14 keypoints) in a COCO config: the datasets and the config to use, not "set out_channels=14";
+    with dataset_check='warn' (fine-tuning) one warning, then the shapes still refuse a strict load."""
+    path = str(tmp_path / 'aic.pth')
+    save_exported(path, randomize_(plain_model(14), seed=2).state_dict(), meta_of('aic'), dict(dataset='aic'))
+    model = plain_model(17)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_checkpoint(model, path, dataset_meta=meta_of('coco'))
+    text = str(err.value)
+    assert "keypoints of dataset 'aic' (14 keypoints" in text and "use a config of 'aic' (configs/aic/)" in text, text
+    assert 'out_channels' not in text
+    with pytest.raises(CheckpointMismatchError, match='out_channels=14'):
+        load_checkpoint(model, path, dataset_meta=meta_of('coco'), dataset_check='warn')
+    assert len(mmlogger_warnings) == 1 and "'aic'" in mmlogger_warnings[0]
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
 @pytest.mark.parametrize('recorded, config', [('ap10k', 'ap10k'), ('ap10k', 'apt36k'), ('coco', 'ochuman')])
 def test_datasets_of_one_keypoint_definition_pass(tmp_path, mmlogger_warnings, recorded, config):
     path = str(tmp_path / 'x.pth')

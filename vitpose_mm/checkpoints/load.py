@@ -123,6 +123,9 @@ def load_state_dict(model: nn.Module, sd: Dict[str, torch.Tensor], source: str =
     fix = fix_for_kind(kind, source, model, config) if layout == 'auto' and dataset is None else None
     if fix is not None:
         raise _mismatch(source, kind.describe(), describe_model(model), fix, sd, own, allow_missing, verbose)
+    checked = recorded is not None
+    if checked:  # before the shapes: another dataset's head is named as such, not as a keypoint count to change
+        check_dataset(recorded, dataset_meta, source, dataset_check)
     src = Source(sd, source, checkpoint.get('hf_config'), grid)
     try:
         conv = convert_checkpoint(src, layout, dataset, keep_experts=bool(getattr(backbone, 'part_features', 0)),
@@ -140,7 +143,8 @@ def load_state_dict(model: nn.Module, sd: Dict[str, torch.Tensor], source: str =
                                                        reason=reason, verbose=verbose)) from e
     if recorded is None and conv.head_dataset is not None:
         recorded = conv.meta()['dataset_meta']
-    check_dataset(recorded, dataset_meta, source, dataset_check)
+    if not checked:
+        check_dataset(recorded, dataset_meta, source, dataset_check)
     model.load_state_dict(conv.state_dict, strict=not allow_missing)
     logger = MMLogger.get_current_instance()
     logger.info(f'loaded {source} ({conv.layout} layout): {len(conv.state_dict)} tensors, {len(conv.dropped)} '
