@@ -66,13 +66,13 @@ def log(msg: str) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from vitpose_mm.checkpoints.convert_file import convert_file
+    from vitpose_mm.utils import error_message
     try:
         convert_file(args.src, args.dst, src_format=args.src_format, dataset=args.dataset, to=args.to,
                      config=args.config, cfg_options=args.cfg_options, src_grid=args.src_grid,
                      patch_padding=args.patch_padding, verbose=args.verbose, log=log)
     except (ValueError, KeyError, OSError, RuntimeError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f'[convert] error: {msg}\n[convert] nothing was written', file=sys.stderr)
+        print(f'[convert] error: {error_message(e)}\n[convert] nothing was written', file=sys.stderr)
         return 1
     return 0
 

@@ -46,6 +46,7 @@ def main(argv=None) -> int:
     import vitpose_mm  # noqa: F401  (registers the modules; lets weights_only read mmengine checkpoints)
     from vitpose_mm.checkpoints import load_file, state_dict_of
     from vitpose_mm.checkpoints.multi_dataset import export_dataset, load_official_vitpose_plus, save_exported
+    from vitpose_mm.utils import error_message
     try:
         model = build(args.config)
         if type(model).__name__ != 'MultiDatasetTopdownPoseEstimator':
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
                 raise ValueError(f'the exported model does not load into {args.plain_config}: {e}') from e
         save_exported(args.out, sd, meta, dict(exported_from=args.checkpoint, dataset=args.dataset, notes=notes))
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
-        print(f'error: {e}', file=sys.stderr)
+        print(f'error: {error_message(e)}', file=sys.stderr)
         return 1
     for note in notes:
         print(note)

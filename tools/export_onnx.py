@@ -53,6 +53,7 @@ def main(argv=None) -> int:
     import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
     from vitpose_mm.checkpoints import CheckpointMismatchError
     from vitpose_mm.deploy.export import export_and_verify
+    from vitpose_mm.utils import error_message
     MMLogger.get_instance('export_onnx', log_level=logging.INFO)
     try:
         _, report = export_and_verify(
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
             'fp16' if args.fp16 else 'int8' if args.int8 else 'fp32', args.batch, args.opset, args.verify, args.verify_batch, args.providers,
             args.cfg_options)
     except (FileNotFoundError, ValueError, KeyError, CheckpointMismatchError) as e:
-        print(f'error: {e.args[0] if isinstance(e, KeyError) and e.args else e}', file=sys.stderr)
+        print(f'error: {error_message(e)}', file=sys.stderr)
         return 1
     except RuntimeError as e:  # torch.export / the ONNX translation refused the model
         print(f'error: the export failed ({type(e).__name__}): {e}', file=sys.stderr)

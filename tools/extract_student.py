@@ -30,10 +30,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from vitpose_mm.checkpoints.student import TOKEN_KEY, write_student
+    from vitpose_mm.utils import error_message
     try:
         student, dropped = write_student(args.checkpoint, args.out, args.config)
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
-        print(f'error: {args.checkpoint}: {e}', file=sys.stderr)
+        print(f'error: {args.checkpoint}: {error_message(e)}', file=sys.stderr)
         return 1
     tokens = tuple(student[TOKEN_KEY].shape) if TOKEN_KEY in student else 'none'
     print(f'wrote {args.out}: {len(student)} tensors, {TOKEN_KEY} {tokens}; left out {dropped or "nothing"}')

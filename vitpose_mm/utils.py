@@ -42,3 +42,11 @@ def load_config(name: str, options: Optional[dict] = None) -> 'Config':
     if options:
         cfg.merge_from_dict(options)
     return cfg
+
+
+def error_message(error: BaseException) -> str:
+    """The message of ``error`` for a command's ``error: ...`` line: a ``KeyError``'s own text (its ``str()`` is the
+    text in quotes), any other exception's ``str()``."""
+    if isinstance(error, KeyError) and error.args:
+        return str(error.args[0])
+    return str(error)

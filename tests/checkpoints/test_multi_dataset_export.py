@@ -73,5 +73,7 @@ def test_tool_exports_one_dataset_with_its_dataset_meta(tmp_path, capsys, datase
     # a dataset the model has no head for
     code = tool.main([six, str(tmp_path / 'official.pth'), str(tmp_path / 'x.pth'), '--dataset', 'crowdpose',
                       '--official'])
-    assert code == 1 and "dataset 'crowdpose' has no head" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 1 and "dataset 'crowdpose' has no head" in err
+    assert err.startswith('error: dataset') and not err.rstrip().endswith("'")  # the message, not a quoted KeyError
     assert not (tmp_path / 'x.pth').exists()
