@@ -62,6 +62,11 @@ def _pose_model(path, **backbone):
 def test_loads_into_the_pose_config(pretrained):
     path, sd = pretrained
     assert grid_record(MODELS.build(Config.fromfile(PRETRAIN).model)) == dict(grid=[8, 6], patch_size=[16, 16])
+    # a bare backbone records its own grid; a model without a ViT records nothing
+    from vitpose_mm.models.backbones import ViT
+    bare = ViT(img_size=(64, 32), patch_size=16, embed_dim=32, depth=1, num_heads=2)
+    assert grid_record(bare) == dict(grid=[4, 2], patch_size=[16, 16])
+    assert grid_record(torch.nn.Linear(2, 2)) == {}
     model, log = _pose_model(path)
     own = model.backbone.state_dict()
     assert set(own) == {k[len('backbone.'):] for k in sd if k.startswith('backbone.')}  # every tensor, no other

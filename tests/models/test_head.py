@@ -124,6 +124,16 @@ def test_official_state_dict_loads_by_name(cfg):
         assert torch.equal(head.state_dict()[key], value), key
 
 
+def test_official_intermediate_conv_layers_default_to_none_and_to_1x1():
+    """Without num_conv_layers no intermediate layers; num_conv_layers alone gives 1x1 ones (the official default)."""
+    plain = TopdownHeatmapSimpleHead(**dict(CLASSIC, extra=dict(final_conv_kernel=1)))
+    assert not any(k.startswith('conv_layers.') for k in plain.state_dict())
+    none = TopdownHeatmapSimpleHead(**dict(CLASSIC, extra=dict(final_conv_kernel=1, num_conv_layers=0)))
+    assert set(none.state_dict()) == set(plain.state_dict())
+    two = TopdownHeatmapSimpleHead(**dict(CLASSIC, extra=dict(final_conv_kernel=1, num_conv_layers=2)))
+    assert [two.conv_layers[i].weight.shape for i in (0, 3)] == [(256, 256, 1, 1)] * 2
+
+
 def test_official_intermediate_conv_layers_are_migrated():
     # extra.num_conv_layers puts [Conv, BN, ReLU] stages into the official `final_layer` Sequential;
     # HeatmapHead's pre-hook moves them to `conv_layers`.
@@ -285,6 +295,8 @@ def test_loss_and_alias_together_raise():
     (dict(extra=dict(final_conv_kernel=1, decay=1)), r"extra has unknown keys \['decay'\]"),
     (dict(extra=dict(final_conv_kernel=5)), 'final_conv_kernel'),
     (dict(extra=dict(num_conv_layers=2, num_conv_kernels=(3, ))), 'num_conv_kernels'),
+    (dict(extra=dict(final_conv_kernel=1, num_conv_layers=-1)), r"extra\['num_conv_layers'\] must be an int >= 0, got -1"),
+    (dict(extra=dict(final_conv_kernel=1, num_conv_layers='2')), r"must be an int >= 0, got '2'"),
     (dict(extra=[1]), 'extra must be a dict'),
     (dict(num_deconv_filters=(256, )), 'num_deconv_filters'),
     (dict(num_deconv_kernels=(4, 4, 4)), 'num_deconv_kernels'),
