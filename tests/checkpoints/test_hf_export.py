@@ -88,3 +88,83 @@ def test_failed_write_leaves_nothing(ref, tmp_path, monkeypatch):
     with pytest.raises(OSError, match='disk full'):
         save_hf(conv, str(out))
     assert set(os.listdir(tmp_path)) == before  # no folder, no temporary folder left beside it
+
+
+def _simple_model():
+    from convert_utils import build_model, tiny_options
+    from random_weights import randomize_
+    return randomize_(build_model(True, tiny_options(True)), seed=11)
+
+
+def test_simple_decoder_round_trip_through_an_hf_folder(tmp_path):
+    """A simple-decoder model written as HF and read back: the simple decoder, its x4 upsampling and every tensor."""
+    from vitpose_mm.checkpoints import fit_to_model
+    from vitpose_mm.checkpoints.convert import Source
+    model = _simple_model()
+    conv = convert_checkpoint(Source(model.state_dict(), 'tiny'))
+    fit_to_model(conv, model)  # the heads and the upsampling, which the weights do not say
+    config = save_hf(conv, str(tmp_path / 'hf'))
+    assert config['use_simple_decoder'] is True and config['scale_factor'] == 4
+    back = convert_checkpoint(str(tmp_path / 'hf'))
+    assert back.arch.decoder == 'simple' and back.arch.upsample == 4
+    want = model.state_dict()
+    for key, value in back.state_dict.items():
+        assert torch.equal(value, want[key]), key
+
+
+def _rewrite_config(folder, **changes):
+    path = folder / 'config.json'
+    cfg = json.loads(path.read_text())
+    for key, value in changes.items():
+        if key.startswith('bb_'):
+            cfg['backbone_config'][key[3:]] = value
+        else:
+            cfg[key] = value
+    path.write_text(json.dumps(cfg))
+
+
+def test_sharded_safetensors_and_out_features_only(ref, tmp_path):
+    """An index.json with two shards joins to the same tensors; a config with out_features but no out_indices reads
+    the last block as out_indices would."""
+    from safetensors.torch import save_file
+    folder = tmp_path / 'hf'
+    save_hf(convert_checkpoint(_hf_folder(ref, 'classic', tmp_path)), str(folder))
+    whole = load_safetensors(str(folder / 'model.safetensors'))
+    keys = sorted(whole)
+    shards = {'model-00001-of-00002.safetensors': keys[::2], 'model-00002-of-00002.safetensors': keys[1::2]}
+    for name, part in shards.items():
+        save_file({k: whole[k] for k in part}, str(folder / name), metadata={'format': 'pt'})
+    (folder / 'model.safetensors').unlink()
+    (folder / 'model.safetensors.index.json').write_text(json.dumps(
+        {'metadata': {}, 'weight_map': {k: name for name, part in shards.items() for k in part}}))
+    _rewrite_config(folder, bb_out_indices=None, bb_out_features=['stage2'])
+    sharded = convert_checkpoint(str(folder))
+    (tmp_path / 'again').mkdir()
+    direct = convert_checkpoint(_hf_folder(ref, 'classic', tmp_path / 'again'))
+    assert set(sharded.state_dict) == set(direct.state_dict)
+    assert all(torch.equal(sharded.state_dict[k], v) for k, v in direct.state_dict.items())
+    _rewrite_config(folder, bb_out_features=['stage1'])
+    with pytest.raises(ValueError, match=r'the pose head reads block 1 .* ViTPose reads the last block \(2\)'):
+        convert_checkpoint(str(folder))
+
+
+@pytest.mark.parametrize('changes, match', [
+    (dict(model_type='vit'), r"model_type is 'vit', expected \"vitpose\""),
+    (dict(bb_model_type='dinov2'), 'backbone_config must be a vitpose_backbone config'),
+    (dict(bb_hidden_act='gelu_new'), r"hidden_act='gelu_new'; ViTPose uses \"gelu\""),
+])
+def test_hf_configs_vitpose_mm_cannot_reproduce_are_refused(ref, tmp_path, changes, match):
+    folder = tmp_path / 'hf'
+    save_hf(convert_checkpoint(_hf_folder(ref, 'classic', tmp_path)), str(folder))
+    _rewrite_config(folder, **changes)
+    with pytest.raises(ValueError, match=match):
+        convert_checkpoint(str(folder))
+
+
+def test_hf_folder_without_weights_names_the_files(ref, tmp_path):
+    folder = tmp_path / 'hf'
+    save_hf(convert_checkpoint(_hf_folder(ref, 'classic', tmp_path)), str(folder))
+    (folder / 'model.safetensors').unlink()
+    with pytest.raises(FileNotFoundError, match=r"has none of \['model.safetensors', 'model.safetensors.index.json', "
+                       r"'pytorch_model.bin'\]"):
+        convert_checkpoint(str(folder))
