@@ -1,5 +1,6 @@
 """The inference API (vitpose_mm.apis) on a random tiny ViTPose and a real mmdet detector (RTMDet-nano)."""
 import json
+import math
 
 import cv2
 import numpy as np
@@ -177,6 +178,47 @@ def test_iou_tracker_follows_boxes_in_any_order():
     assert tracker.update(np.array([b])) == [1]
     assert tracker.update(np.array([a])) == [3]  # only the previous frame is remembered
     assert tracker.update(np.zeros((0, 4))) == []
+
+
+def _one_euro_reference(xs, rate, min_cutoff, beta, d_cutoff):
+    """The 1 Euro filter of one scalar signal as Casiez, Roussel and Vogel (CHI 2012) write it, step by step."""
+    te = 1.0 / rate
+
+    def alpha(cutoff):
+        return 1.0 / (1.0 + (1.0 / (2 * math.pi * cutoff)) / te)
+    out, prev, dprev = [xs[0]], xs[0], 0.0
+    for x in xs[1:]:
+        dx = alpha(d_cutoff) * (x - prev) / te + (1 - alpha(d_cutoff)) * dprev
+        cutoff = min_cutoff + beta * abs(dx)
+        prev = alpha(cutoff) * x + (1 - alpha(cutoff)) * prev
+        dprev = dx
+        out.append(prev)
+    return out
+
+
+def test_keypoint_smoother_is_the_one_euro_filter():
+    """Every coordinate against the paper's filter, with a speed term that matters (beta > 0, fast moves)."""
+    rng = np.random.default_rng(3)
+    frames = np.cumsum(rng.normal(0, 6, (12, 3, 2)), axis=0) + 200  # a random walk, some steps fast
+    frames[6:] += 40  # and a jump
+    smoother = KeypointSmoother(fps=20, min_cutoff=0.7, beta=0.3, d_cutoff=1.7)
+    got = np.array([smoother([4], [f])[0] for f in frames])
+    want = np.zeros_like(got)
+    for k in range(3):
+        for c in range(2):
+            want[:, k, c] = _one_euro_reference(list(frames[:, k, c]), 20, 0.7, 0.3, 1.7)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-3)
+    assert np.abs(got[1:] - frames[1:]).max() > 1  # smoothed, not passed through
+    no_speed = KeypointSmoother(fps=20, min_cutoff=0.7, beta=0.0, d_cutoff=1.7)
+    slow = np.array([no_speed([4], [f])[0] for f in frames])
+    assert np.abs(slow - got).max() > 1  # beta changes the result: the speed term is in use
+
+
+@pytest.mark.parametrize('fps', [0, -5])
+def test_keypoint_smoother_refuses_non_positive_fps(fps):
+    with pytest.raises(ValueError, match=f'fps must be positive, got {fps}'):
+        KeypointSmoother(fps=fps)
+    assert KeypointSmoother(fps=0.5).dt == 2.0
 
 
 def test_keypoint_smoother_damps_jitter_and_follows_steps():
