@@ -185,6 +185,55 @@ def test_keypoint_count_differing_from_the_head_is_refused():
         model.loss(torch.randn(2, 3, H, W), [sample('coco'), sample('aic', num_keypoints=17)])
 
 
+def test_keypoint_count_is_read_from_ground_truth_without_flip_indices():
+    """A sample whose metainfo has no flip indices is counted by its ground-truth keypoints (an AIC sample with
+    COCO's 17 keypoints is refused; with AIC's 14 it trains)."""
+    import numpy as np
+    from mmengine.structures import InstanceData
+
+    def without_flip(name, k):
+        s = sample(name, num_keypoints=k)
+        s.set_metainfo(dict(flip_indices=None))
+        s.gt_instances = InstanceData(bboxes=np.array([[0., 0., W, H]]), keypoints=np.zeros((1, k, 2)))
+        return s
+    model = multi_model().train()
+    with pytest.raises(ValueError, match="dataset 'aic' has 17 keypoints per instance"):
+        model.loss(torch.randn(2, 3, H, W), [sample('coco'), without_flip('aic', 17)])
+    losses = model.loss(torch.randn(2, 3, H, W), [sample('coco'), without_flip('aic', 14)])
+    assert {'coco.loss_kpt', 'aic.loss_kpt'} <= set(losses)
+
+
+def test_accuracies_are_not_weighted_by_the_batch_share():
+    """Only losses are weighted by each dataset's share of the batch; accuracies stay each head's own."""
+    model = multi_model()
+    data = batch(['coco', 'aic', 'coco'], seed=4)
+    feats = model.extract_feat(data['inputs'], torch.tensor([0, 1, 0]))
+    with torch.no_grad():  # targets = the model's own heatmaps: every keypoint found, accuracy 1
+        mine = model.heads['coco'](tuple(f[[0, 2]] for f in feats))
+    for j, i in enumerate((0, 2)):
+        data['data_samples'][i].gt_fields.heatmaps = mine[j].clone()
+    losses = model.loss(data['inputs'], data['data_samples'])
+    own = model.heads['coco'].loss(tuple(f[[0, 2]] for f in feats), [data['data_samples'][i] for i in (0, 2)])
+    assert float(own['acc_pose']) == 1.0  # a weighting by the share (2/3) would change it
+    torch.testing.assert_close(losses['coco.acc_pose'], own['acc_pose'])
+    torch.testing.assert_close(losses['coco.loss_kpt'], own['loss_kpt'] * 2 / 3)
+
+
+def test_flip_test_is_off_unless_the_config_asks():
+    model = multi_model(flip_test=False)
+    data = batch(['coco', 'coco'], seed=5)
+    for s in data['data_samples']:
+        del s.gt_fields
+    with torch.no_grad():
+        off = _heatmaps(model.predict(data['inputs'], data['data_samples']))
+        del model.test_cfg['flip_test']
+        unset = _heatmaps(model.predict(data['inputs'], data['data_samples']))
+        model.test_cfg['flip_test'] = True
+        on = _heatmaps(model.predict(data['inputs'], data['data_samples']))
+    assert torch.equal(off, unset)
+    assert (on - off).abs().max() > 1e-3
+
+
 def test_sample_without_dataset_name_is_refused():
     model = multi_model()
     s = sample('coco')
