@@ -169,6 +169,40 @@ def test_box_file_by_image_id_and_by_file_name(tmp_path):
     np.testing.assert_allclose(BoxFile(str(tmp_path / 'gt.json'))['x.jpg'], [[0, 0, 9, 9, 1]])
 
 
+def test_ground_truth_boxes_are_clipped_to_the_last_pixel():
+    """mmpose's CocoDataset clips a ground-truth box to [0, W - 1] x [0, H - 1] (pixel indices, not the image size):
+    a box crossing every border of a 40 x 30 image becomes exactly [0, 0, 39, 29]; one inside is kept as it is."""
+    from vitpose_mm.apis.boxes import clip_ground_truth_box
+    assert clip_ground_truth_box(-5, -3, 60, 50, 40, 30) == [0, 0, 39, 29]
+    assert clip_ground_truth_box(2.5, 3, 10, 12, 40, 30) == [2.5, 3, 12.5, 15]
+    assert clip_ground_truth_box(-9, -9, 4, 5, 40, 30) == [0, 0, 0, 0]  # wholly outside: a degenerate box
+    assert clip_ground_truth_box(45, 35, 4, 5, 40, 30) == [39, 29, 39, 29]
+
+
+def test_box_file_of_ground_truth_clips_scores_and_filters(tmp_path):
+    """A COCO annotation file: boxes clipped where the image entry has a size (only then), score 1 unless given,
+    other categories and categoryless records as the file's category."""
+    coco = dict(images=[dict(id=1, file_name='a.jpg', width=40, height=30), dict(id=2, file_name='b.jpg'),
+                        dict(id=3, file_name='c.jpg', width=40)],
+                annotations=[dict(image_id=1, category_id=1, bbox=[-5, -3, 60, 50]),
+                             dict(image_id=1, category_id=1, bbox=[1, 1, 5, 5, 99], score=0.25),
+                             dict(image_id=1, category_id=3, bbox=[0, 0, 5, 5]),
+                             dict(image_id=2, bbox=[-5, -3, 60, 50]),
+                             dict(image_id=3, category_id=1, bbox=[-5, -3, 60, 50])])
+    (tmp_path / 'gt.json').write_text(json.dumps(coco))
+    boxes = BoxFile(str(tmp_path / 'gt.json'))
+    assert boxes.path == str(tmp_path / 'gt.json')
+    np.testing.assert_allclose(boxes['a.jpg'], [[0, 0, 39, 29, 1], [1, 1, 6, 6, 0.25]])
+    np.testing.assert_allclose(boxes['b.jpg'], [[-5, -3, 55, 47, 1]])  # no size: nothing to clip to
+    np.testing.assert_allclose(boxes['c.jpg'], [[-5, -3, 55, 47, 1]])  # half a size: not clipped either
+    detections = [dict(image_id=4, category_id=1, bbox=[-5, -3, 60, 50])]  # detections: never clipped, score 1
+    (tmp_path / 'dets.json').write_text(json.dumps(detections))
+    np.testing.assert_allclose(BoxFile(str(tmp_path / 'dets.json'))['000004.jpg'], [[-5, -3, 55, 47, 1]])
+    no_images = dict(annotations=[dict(image_id=5, category_id=1, bbox=[1, 2, 3, 4])])
+    (tmp_path / 'ann.json').write_text(json.dumps(no_images))
+    np.testing.assert_allclose(BoxFile(str(tmp_path / 'ann.json'))['5.jpg'], [[1, 2, 4, 6, 1]])
+
+
 def test_iou_tracker_follows_boxes_in_any_order():
     tracker = IoUTracker(iou_thr=0.3)
     a, b, c = [0, 0, 10, 20], [50, 0, 60, 20], [100, 0, 110, 20]
