@@ -87,6 +87,15 @@ def test_write_student_projects_the_token_and_keeps_the_meta(tmp_path):
     assert saved['meta']['extracted_from'] == str(tmp_path / 'run.pth')
     with pytest.raises(ValueError, match='token_proj.weight without knowledge_token'):
         extract_student({k: v for k, v in sd.items() if 'knowledge' not in k})
+    for partial in ({'backbone.pos_embed': sd['module.backbone.pos_embed']},
+                    {'head.final_layer.weight': sd['module.head.final_layer.weight']}):
+        with pytest.raises(ValueError, match='no backbone.. and head.. weights: not a checkpoint of a pose model'):
+            extract_student(partial)
+    # with a config, the student must load into its model first: these toy tensors do not, nothing is written
+    with pytest.raises(ValueError, match='does not fit the model; nothing was loaded'):
+        write_student(str(tmp_path / 'run.pth'), str(tmp_path / 'checked.pth'),
+                      'td-hm_ViTPose-small_8xb64-210e_coco-256x192')
+    assert not (tmp_path / 'checked.pth').exists()
 
 
 def test_draw_predictions_tiles_images_and_names_bad_input(tmp_path):
