@@ -57,6 +57,12 @@ def main(argv=None):
     if onnx_model and (args.precision or args.compile or args.src_grid or args.launcher != 'none'):
         raise SystemExit('error: --precision, --compile, --src-grid and --launcher apply to checkpoints; an .onnx '
                          'export runs as exported (export it with --fp16 or --int8 for another precision)')
+    if onnx_model:  # before the runner and the data: a file that is no export of this package stops here
+        from vitpose_mm.deploy.metadata import read_metadata
+        try:
+            read_metadata(onnx_model)
+        except (FileNotFoundError, ValueError) as e:
+            raise SystemExit(f'error: {e}')
     import torch
     if args.precision == 'fp16' and not torch.cuda.is_available():  # before building the runner and the data
         raise SystemExit("error: --precision fp16 needs a CUDA device and there is none here; on the CPU use bf16 or "

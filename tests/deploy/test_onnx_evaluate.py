@@ -87,6 +87,8 @@ def test_export_evaluates_as_its_checkpoint(exports):
         if key != 'preds':
             assert fp32[key] == pytest.approx(want[key], abs=1e-6), key
     assert int8['coco/AP'] == pytest.approx(want['coco/AP'], abs=0.05)
+    log = ''.join(p.read_text() for p in (exports['tmp'] / 'int8').rglob('*.log'))
+    assert f"evaluating the ONNX export {exports['int8']} (int8, onnxruntime CPUExecutionProvider)" in log
     # the keypoints themselves (image pixels): fp32 those of torch, int8 really another computation, close
     exact = keypoint_displacement(want['preds'], fp32['preds'])
     assert exact['median'] <= 1e-4 and exact['max'] <= 0.05
@@ -110,9 +112,34 @@ def test_export_of_other_keypoints_is_refused(exports, tmp_path):
     ap10k = build_export_source(AP10K, None, cfg_options=tiny_options(**{'model.backbone.depth': 1}))
     path = export_onnx(ap10k, str(tmp_path / 'ap10k.onnx'))
     no_pipeline = SimpleNamespace(pipeline=None, metainfo=exports['source'].dataset_meta)  # the demo's COCO keypoints
-    with pytest.raises(CheckpointMismatchError, match="predicts the keypoints of dataset 'ap10k'"):
+    with pytest.raises(CheckpointMismatchError, match="predicts the keypoints of dataset 'ap10k'") as err:
         check_export_fits(OnnxPoseModel(path), no_pipeline, path)
+    text = str(err.value)  # the fix for an export: another config, or warn; no fine-tuning advice
+    assert "evaluate it with a config of 'ap10k' (configs/ap10k/)" in text and 'load_from' not in text
+    assert '--cfg-options checkpoint_loading.dataset_check=warn' in text
     check_export_fits(OnnxPoseModel(path), SimpleNamespace(pipeline=None, metainfo=ap10k.dataset_meta), path)
+
+
+def test_files_that_are_no_export_are_refused_before_testing(exports, tmp_path):
+    import onnx
+    fake = tmp_path / 'fake.onnx'
+    fake.write_text('not a model')
+    with pytest.raises(SystemExit, match=r'error: .*fake.onnx is not an ONNX model'):
+        load_tool('test').main([DEMO_CFG, str(fake)])
+    bare = onnx.load(exports['fp32'])
+    del bare.metadata_props[:]
+    onnx.save(bare, str(tmp_path / 'bare.onnx'))
+    with pytest.raises(SystemExit, match=r"error: .*bare.onnx has no 'vitpose_mm' metadata entry"):
+        load_tool('test').main([DEMO_CFG, str(tmp_path / 'bare.onnx')])
+
+
+def test_export_tool_refuses_unwritable_outputs_before_exporting(tmp_path, capsys):
+    (tmp_path / 'a_file').write_text('x')
+    for out, words in ((tmp_path, 'is a folder; give the path of the .onnx file'),
+                       (tmp_path / 'a_file' / 'x.onnx', 'is a file, so')):
+        code = load_tool('export_onnx').main([DEMO_CFG, 'none', str(out), '--int8'])
+        err = capsys.readouterr()
+        assert code == 1 and words in err.err and 'exporting' not in err.out + err.err
 
 
 def test_test_tool_refuses_checkpoint_options_with_an_export(exports):

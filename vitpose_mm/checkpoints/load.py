@@ -155,7 +155,7 @@ def load_state_dict(model: nn.Module, sd: Dict[str, torch.Tensor], source: str =
 
 
 def check_dataset(recorded: Optional[dict], expected: Optional[dict], source: str = '<memory>',
-                  dataset_check: str = 'error') -> None:
+                  dataset_check: str = 'error', export: bool = False) -> None:
     """Refuse (``'error'``) or warn about (``'warn'``) a checkpoint whose head predicts other keypoints than the
     config's dataset defines: keypoint names in channel order or flip pairs differ (an AP-10K model in a COCO config
     has the same 17 channels, but other keypoints and flip pairs). Datasets that share a keypoint definition pass
@@ -166,6 +166,7 @@ def check_dataset(recorded: Optional[dict], expected: Optional[dict], source: st
         expected: the config's dataset metainfo (same format).
         source: the checkpoint, for the message.
         dataset_check: ``'error'`` or ``'warn'``.
+        export: ``source`` is an ONNX export (evaluated, never fine-tuned): the messages say so.
 
     Raises:
         CheckpointMismatchError: other keypoints and ``dataset_check='error'``.
@@ -180,12 +181,21 @@ def check_dataset(recorded: Optional[dict], expected: Optional[dict], source: st
     what = (f'{source} predicts the keypoints of dataset {got!r} ({_describe(names[0])}), but the config\'s '
             f'dataset is {want!r} ({_describe(names[1])})' +
             (': the same channels with other flip pairs' if names[0] == names[1] else '') + '.')
+    read_as = (f'Tested or run with this config, its channels would be read as {want!r} keypoints and flipped '
+               f'with the flip pairs of {want!r}.')
+    if export and dataset_check == 'error':
+        raise CheckpointMismatchError(
+            f'{what} {read_as} Fix: evaluate it with a config of {got!r}{_example(got)}; to run it anyway, '
+            '--cfg-options checkpoint_loading.dataset_check=warn.')
+    if export:
+        MMLogger.get_current_instance().warning(f'{what} {read_as} Evaluated anyway (dataset_check=warn).')
+        return
     if dataset_check == 'error':
         raise CheckpointMismatchError(
-            f'{what} Tested or run with this config, its channels would be read as {want!r} keypoints and flipped '
-            f'with {want!r}\'s pairs. Fix: use a config of {got!r}{_example(got)}; to fine-tune it '
+            f'{what} {read_as} Fix: use a config of {got!r}{_example(got)}; to fine-tune it '
             f'on {want!r}, load it with load_from in a training run (a warning there); to run it anyway, '
-            "checkpoint_loading=dict(dataset_check='warn') (runner) or dataset_check='warn' (load_checkpoint).")
+            "--cfg-options checkpoint_loading.dataset_check=warn (tools/test.py, the runner) or "
+            "dataset_check='warn' (load_checkpoint).")
     MMLogger.get_current_instance().warning(
         f'{what} Its head starts from {got!r} keypoints: right for fine-tuning on {want!r}; to test or run it, use a '
         f'config of {got!r}{_example(got)}.')

@@ -34,7 +34,7 @@ def check_export_fits(model: OnnxPoseModel, dataset, source: str, dataset_check:
             if got != want:
                 raise CheckpointMismatchError(f'{source} was exported with TopdownAffine {key}={got}, the config cuts its test '
                                  f'crops with {key}={want}: use the config the model was exported from')
-    check_dataset(model.dataset_meta, getattr(dataset, 'metainfo', None), source, dataset_check)
+    check_dataset(model.dataset_meta, getattr(dataset, 'metainfo', None), source, dataset_check, export=True)
 
 
 def use_onnx_model(runner, onnx_path: str, providers=None, num_threads: Optional[int] = None,
@@ -57,6 +57,8 @@ def use_onnx_model(runner, onnx_path: str, providers=None, num_threads: Optional
     # builds the test loop now, as runner.test() would
     check_export_fits(model, runner.test_loop.dataloader.dataset, onnx_path, dataset_check)
     runner.model = model
+    runner.logger.info(f'evaluating the ONNX export {onnx_path} ({model.meta.get("precision")}, onnxruntime '
+                       f'{", ".join(model.providers)}) in place of the config\'s model')
     return model
 
 

@@ -20,6 +20,19 @@ def check_providers(providers: Sequence[str]) -> None:
                          f'{ort.get_available_providers()}')
 
 
+def check_output_path(out: str) -> None:
+    """ValueError when ``out`` cannot become a file: it is a folder, or a file stands where a folder of its path
+    would be created."""
+    path = osp.abspath(out)
+    if osp.isdir(path):
+        raise ValueError(f'out: {out} is a folder; give the path of the .onnx file to write')
+    parent = osp.dirname(path)
+    while not osp.exists(parent):
+        parent = osp.dirname(parent)
+    if not osp.isdir(parent):
+        raise ValueError(f'out: {parent} is a file, so {out} cannot be created under it')
+
+
 def export_and_verify(config: str, checkpoint: Optional[str], out: str, dataset: Optional[str] = None,
                       precision: str = 'fp32', batch: int = 2, opset: Optional[int] = None, verify: bool = True,
                       verify_batch: int = 4, providers: Sequence[str] = ('CPUExecutionProvider', ),
@@ -27,7 +40,7 @@ def export_and_verify(config: str, checkpoint: Optional[str], out: str, dataset:
     """Export ``config`` + ``checkpoint`` to ``out`` and, with ``verify``, check it against torch.
 
     Arguments as ``tools/export_onnx.py`` (``docs/deploy.md``); the steps are logged. Bad arguments (precision, batch,
-    providers) are refused before the model is built.
+    output path, providers) are refused before the model is built.
 
     Returns:
         the exported source and the parity report (None without ``verify``); ``report.passed`` says whether it holds.
@@ -40,6 +53,7 @@ def export_and_verify(config: str, checkpoint: Optional[str], out: str, dataset:
         raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
     if batch < 2:
         raise ValueError(f'batch must be >= 2 (a traced batch of 1 may be specialised), got {batch}')
+    check_output_path(out)
     if verify:  # say so before the slow export
         check_providers(providers)
     start = time.time()
@@ -65,4 +79,4 @@ def export_and_verify(config: str, checkpoint: Optional[str], out: str, dataset:
     return source, report
 
 
-__all__ = ['check_providers', 'export_and_verify']
+__all__ = ['check_output_path', 'check_providers', 'export_and_verify']

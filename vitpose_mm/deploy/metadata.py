@@ -85,15 +85,18 @@ def read_metadata(onnx_path: str) -> Dict[str, Any]:
     """The metadata of an exported ``.onnx`` file (without loading its weights).
 
     Raises:
-        FileNotFoundError: no such file. ValueError: the file has no :data:`METADATA_KEY` entry (not exported by
-        ``tools/export_onnx.py``) or one in an unknown format.
+        FileNotFoundError: no such file. ValueError: not an ONNX model, or one without a :data:`METADATA_KEY` entry
+        (not exported by ``tools/export_onnx.py``) or with one in an unknown format.
     """
     import os.path as osp
 
     import onnx
     if not osp.isfile(onnx_path):
         raise FileNotFoundError(f'ONNX model not found: {onnx_path}')
-    model = onnx.load(onnx_path, load_external_data=False)
+    try:
+        model = onnx.load(onnx_path, load_external_data=False)
+    except Exception as e:  # protobuf's DecodeError and friends: the bytes are no ONNX model
+        raise ValueError(f'{onnx_path} is not an ONNX model ({type(e).__name__}: {e})') from e
     props = {p.key: p.value for p in model.metadata_props}
     if METADATA_KEY not in props:
         raise ValueError(f'{onnx_path} has no {METADATA_KEY!r} metadata entry (keys: {sorted(props)}); export it with '

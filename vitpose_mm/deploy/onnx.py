@@ -115,7 +115,7 @@ def export_onnx(source: ExportSource, out: str, precision: str = 'fp32', batch: 
             program.save(out)
     except BaseException:
         for path in (out, out + '.data'):
-            if osp.exists(path):
+            if osp.isfile(path):
                 os.remove(path)
         raise
     print_log(f'exported {out} ({precision}, {osp.getsize(out) / 2**20:.1f} MiB)', 'current', logging.INFO)

@@ -72,6 +72,7 @@ def build_onnx_runner(onnx_path: str, providers: Optional[Sequence[str]] = None,
             raise ValueError(f'crops must have shape (N, {", ".join(map(str, shape))}), got {crops.shape}')
         return session.run([out], {inp.name: crops})[0]
 
+    run.providers = session.get_providers()  # what onnxruntime really uses, for logs
     return run
 
 
@@ -86,7 +87,8 @@ class OnnxPoseModel:
         providers, num_threads: see :func:`create_session`.
 
     Attributes:
-        meta: the file's metadata; dataset_meta: keypoint names, flip indices, skeleton (mmpose's format).
+        meta: the file's metadata; dataset_meta: keypoint names, flip indices, skeleton (mmpose's format);
+        providers: the execution providers onnxruntime runs it with.
     """
 
     def __init__(self, onnx_path: str, providers: Optional[Sequence[str]] = None,
@@ -96,6 +98,7 @@ class OnnxPoseModel:
         from mmpose.registry import KEYPOINT_CODECS, MODELS
         self.meta = read_metadata(onnx_path)
         self.run = build_onnx_runner(onnx_path, providers, num_threads)
+        self.providers = list(getattr(self.run, 'providers', []))
         self.dataset_meta = self.meta['dataset_meta']
         self.test_cfg = dict(self.meta['test_cfg'])
         # what inference_topdown reads from a model: the scope and the test pipeline
