@@ -15,7 +15,7 @@ import argparse
 import sys
 
 LAYOUT_CHOICES = ('auto', 'official', 'vitpose_mm', 'mmpose', 'hf', 'mae')
-DATASET_CHOICES = ('coco', 'aic', 'mpii', 'ap10k', 'apt36k', 'wholebody')
+DATASET_CHOICES = ('coco', 'aic', 'mpii', 'ap10k', 'apt36k', 'wholebody', 'coco_wholebody')  # the last two: one dataset
 
 
 def parse_args(argv=None):

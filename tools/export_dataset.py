@@ -23,7 +23,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint of that config (or an official ViTPose+ file with --official)')
     parser.add_argument('out', help='where to write the plain checkpoint (.pth)')
     parser.add_argument('--dataset', required=True, help='the head to keep: a dataset_name of the config\'s heads '
-                        '(coco, aic, mpii, ap10k, apt36k, coco_wholebody, ...)')
+                        '(coco, aic, mpii, ap10k, apt36k, coco_wholebody, ...; wholebody, the ViTPose+ short name, '
+                        'works too)')
     parser.add_argument('--official', action='store_true', help='CHECKPOINT is an official ViTPose+ release')
     parser.add_argument('--plain-config', help='single-dataset config whose model must load the result strictly; '
                         'checked before anything is written')

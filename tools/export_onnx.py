@@ -26,8 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'exports random weights (for trying the tool)')
     parser.add_argument('out', help='where to write the .onnx file')
     parser.add_argument('--dataset', help='ViTPose+: the dataset whose expert is folded in and whose head is kept '
-                        '(coco, aic, mpii, ap10k, apt36k, coco_wholebody ...; with a plain config and an official '
-                        'ViTPose+ file: coco, aic, mpii, ap10k, apt36k, wholebody)')
+                        '(coco, aic, mpii, ap10k, apt36k, coco_wholebody ...; also with a plain config and an '
+                        'official ViTPose+ file; wholebody and coco_wholebody name the same dataset)')
     precision = parser.add_mutually_exclusive_group()
     precision.add_argument('--fp16', action='store_true', help='float16 weights and compute (for CUDA execution '
                            'providers); input and output stay float32')

@@ -75,5 +75,13 @@ def test_tool_exports_one_dataset_with_its_dataset_meta(tmp_path, capsys, datase
                       '--official'])
     err = capsys.readouterr().err
     assert code == 1 and "dataset 'crowdpose' has no head" in err
+    # one dataset, two names: ViTPose+'s short name and mmpose's dataset_name pick the same expert and head
+    from vitpose_mm.checkpoints import convert_checkpoint
+    from vitpose_mm.checkpoints.multi_dataset import export_dataset
+    short, long = export_dataset(ref, 'wholebody')[0], export_dataset(ref, 'coco_wholebody')[0]
+    assert set(short) == set(long) and all(torch.equal(short[k], long[k]) for k in short)
+    short = convert_checkpoint(str(tmp_path / 'official.pth'), dataset='wholebody').state_dict
+    long = convert_checkpoint(str(tmp_path / 'official.pth'), dataset='coco_wholebody').state_dict
+    assert set(short) == set(long) and all(torch.equal(short[k], long[k]) for k in short)
     assert err.startswith('error: dataset') and not err.rstrip().endswith("'")  # the message, not a quoted KeyError
     assert not (tmp_path / 'x.pth').exists()

@@ -174,11 +174,23 @@ def _grid_rule(sd: Dict[str, torch.Tensor], layout: str, given, recorded, source
         return None, ''
 
 
+def _short_dataset_name(name: str) -> str:
+    """The ViTPose+ short name (``wholebody``) of a dataset given by mmpose's ``dataset_name`` (``coco_wholebody``);
+    ``name`` itself when it is neither."""
+    from vitpose_mm.datasets.facts import dataset_facts
+    try:
+        return dataset_facts(name).name
+    except KeyError:
+        return name
+
+
 def _select_dataset(renamed: Renamed, dataset: Optional[str], keep_experts: bool) -> List[str]:
     """Fold ViTPose+ to one dataset in place (see the module docstring); returns notes."""
     sd, origin, dropped = renamed.state_dict, renamed.origin, renamed.dropped
     experts = sorted({int(m.group(3)) for k in sd for m in [_EXPERT.match(k)] if m})
     heads = sorted({int(m.group(1)) for k in sd for m in [_EXTRA_HEAD.match(k)] if m})
+    if dataset is not None and dataset not in DATASETS:  # mmpose's dataset_name (coco_wholebody) for the short name
+        dataset = _short_dataset_name(dataset)
     if dataset is not None and dataset not in DATASETS:
         raise ValueError(f'unknown dataset {dataset!r}; ViTPose+ datasets: {list(DATASETS)}')
     if not experts and not heads:

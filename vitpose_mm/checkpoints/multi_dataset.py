@@ -76,7 +76,8 @@ def export_dataset(model: nn.Module, dataset_name: str,
 
     Args:
         model: a :class:`MultiDatasetTopdownPoseEstimator`.
-        dataset_name: the head to keep (a key of ``model.heads``, e.g. ``ap10k``).
+        dataset_name: the head to keep (a key of ``model.heads``, e.g. ``ap10k``; the ViTPose+ short name of a dataset,
+            ``wholebody``, names the head of ``coco_wholebody``).
         dataset_meta: the dataset's metainfo (``parse_pose_metainfo`` format); defaults to mmpose's metainfo of the
             dataset of that name (:mod:`vitpose_mm.datasets.facts`).
 
@@ -84,6 +85,11 @@ def export_dataset(model: nn.Module, dataset_name: str,
         KeyError: the model has no head ``dataset_name``, or no dataset_meta is known for it.
     """
     heads = getattr(model, 'heads', None)
+    if heads is not None and dataset_name not in heads:  # the ViTPose+ short name (wholebody) for mmpose's name
+        try:
+            dataset_name = dataset_facts(dataset_name).dataset_name
+        except KeyError:
+            pass
     if heads is None or dataset_name not in heads:
         raise KeyError(f'dataset {dataset_name!r} has no head in this model; heads: '
                        f'{list(heads) if heads is not None else "none (not a multi-dataset model)"}')
