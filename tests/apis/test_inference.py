@@ -141,6 +141,24 @@ def test_pose_checkpoint_is_loaded_strictly(pose_model, tmp_path):
         assert torch.equal(a, b)
 
 
+def test_box_selection_defaults(pose_model):
+    """PoseEstimator's defaults: a box score must exceed 0.3, boxes under 1 px are dropped, NMS at IoU 0.3."""
+    est = PoseEstimator(pose_model)
+    boxes = np.array([[0, 0, 10, 10, 0.9],       # kept
+                      [4, 0, 14, 10, 0.8],       # overlaps the first by IoU 0.47: suppressed
+                      [30, 0, 40, 10, 0.7],      # kept
+                      [37, 30, 47, 40, 0.6],     # IoU 0 with the others: kept
+                      [60, 60, 70, 70, 0.3],     # score not above 0.3: dropped
+                      [60, 80, 70, 90, 0.31],    # kept
+                      [80, 80, 80.9, 90, 0.9],   # 0.9 px wide: dropped
+                      [90, 80, 91, 90, 0.9]],    # 1 px wide: kept
+                     np.float32)
+    kept = est.select_boxes(boxes, (100, 100))
+    assert sorted(kept[:, 0].tolist()) == [0, 30, 37, 60, 90]
+    near = np.array([[0, 0, 10, 10, 0.9], [7, 0, 17, 10, 0.8]], np.float32)  # IoU 0.22: both kept
+    assert len(est.select_boxes(near, (100, 100))) == 2
+
+
 def test_person_as_coco_result():
     scores = np.array([0.1] * 7 + [0.5] * 9 + [0.8], np.float32)
     p = Person(keypoints=np.arange(34, dtype=np.float32).reshape(17, 2), keypoint_scores=scores,
@@ -153,6 +171,17 @@ def test_person_as_coco_result():
     assert len(rec['keypoints']) == 51 and rec['keypoints'][:6] == [0, 1, 0.1, 2, 3, 0.1]
     assert Person(p.keypoints, np.zeros(17, np.float32), p.bbox, 1.0).score() == 0.0
     json.dumps(rec)
+    # a score equal to the threshold is left out, as CocoMetric's `kpt_score > keypoint_score_thr`
+    at = Person(p.keypoints, np.array([0.2] * 16 + [0.6], np.float32), p.bbox, 1.0)
+    assert at.score() == pytest.approx(0.6)
+    # rounding of the written record: keypoints to 1e-3 px, boxes to 1e-2 px, scores to 1e-5
+    fine = Person(np.full((17, 2), 1.234567, np.float32), np.full(17, 0.7654321, np.float32),
+                  np.array([1.23456, 2.34567, 50.98765, 80.55555], np.float32), 0.87654321)
+    rec = fine.to_coco(image_id=1)
+    assert rec['keypoints'][:3] == [1.235, 1.235, 0.765] and len(rec['keypoints']) == 51
+    assert rec['bbox'] == [1.23, 2.35, 49.75, 78.21]
+    assert rec['score'] == round(0.87654321 * float(np.float32(0.7654321)), 5) == 0.67093
+    assert rec['bbox_score'] == 0.87654
 
 
 def test_box_file_by_image_id_and_by_file_name(tmp_path):
