@@ -112,6 +112,7 @@ def test_video_streams_with_stable_track_ids_past_a_corrupt_frame(ckpts, tmp_pat
     first = per_frame[0]
     assert len(first) > 1 and summary['tracks'] == len(first)
     assert all(people == first for people in per_frame.values())
+    assert summary['people'] == len(records) == 5 * len(first)  # counted over every decoded frame
     cap = cv2.VideoCapture(str(tmp_path / 'out' / 'walk.mp4'))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6  # the bad frame's place is kept (previous frame repeated)
     ok, frame = cap.read()
