@@ -141,6 +141,19 @@ def test_pose_checkpoint_is_loaded_strictly(pose_model, tmp_path):
         assert torch.equal(a, b)
 
 
+def test_boxes_are_float32_xyxy_with_a_score_in_every_form():
+    """as_boxes: (N, 5) float32 x1, y1, x2, y2, score from lists, one box, xywh, or none at all."""
+    cases = [([[1, 2, 3, 4]], [[1, 2, 3, 4, 1]]), ([1, 2, 3, 4, 0.5], [[1, 2, 3, 4, 0.5]]),
+             (np.array([[1, 2, 3, 4]], np.float64), [[1, 2, 3, 4, 1]]), ([], np.zeros((0, 5)))]
+    for given, want in cases:
+        got = as_boxes(given)
+        assert got.dtype == np.float32 and got.shape == np.asarray(want).reshape(-1, 5).shape
+        np.testing.assert_array_equal(got, np.asarray(want, np.float32).reshape(-1, 5))
+    xywh = as_boxes([[10, 20, 30, 40, 0.7]], 'xywh')
+    assert xywh.dtype == np.float32 and xywh.tolist() == [[10, 20, 40, 60, np.float32(0.7)]]
+    assert as_boxes([[1, 2, 3, 4]], default_score=0.25)[0, 4] == 0.25
+
+
 def test_box_selection_defaults(pose_model):
     """PoseEstimator's defaults: a box score must exceed 0.3, boxes under 1 px are dropped, NMS at IoU 0.3."""
     est = PoseEstimator(pose_model)
