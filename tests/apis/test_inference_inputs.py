@@ -93,11 +93,20 @@ def test_pil_cmyk_and_ycbcr_as_pillow_converts_them(bgr):
         np.testing.assert_array_equal(load_image(img), np.asarray(img.convert('RGB'))[:, :, ::-1])
 
 
+def test_16_bit_grey_limits_are_accepted():
+    """0 and 65535 are the ends of 16-bit grey: a mode-I image holding them loads as the same uint16 array would."""
+    ends = np.array([[0, 65535], [65535, 0]], np.int32)
+    np.testing.assert_array_equal(load_image(Image.fromarray(ends)), load_image(ends.astype(np.uint16)))
+
+
 @pytest.mark.parametrize('img, kwargs, error, match', [
     (np.zeros((8, 8, 3), np.uint8), dict(channel_order='bgra'), ValueError, r"channel_order must be one of \['bgr', 'rgb'\]"),
     ('x.png', dict(channel_order='rgb'), ValueError, 'applies to numpy arrays only'),
     (Image.new('RGB', (8, 8)), dict(channel_order='rgb'), ValueError, 'applies to numpy arrays only'),
     (Image.new('F', (8, 8)), {}, ValueError, r"mode 'F' is not supported; accepted modes: \['1', 'L'"),
+    (Image.fromarray(np.full((8, 8), 65536, np.int32)), {}, ValueError,
+     r"mode 'I' must hold 16-bit grey levels \(0..65535\), got values in 65536..65536"),
+    (Image.fromarray(np.full((8, 8), -1, np.int32)), {}, ValueError, r'got values in -1..-1'),
     (b'x.png', {}, TypeError, r'a file path \(str or os.PathLike\), a numpy array or a PIL.Image.Image, got bytes'),
     ([[0, 1], [2, 3]], {}, TypeError, 'got list'),
     (np.zeros((8, 8, 3), np.float32), {}, ValueError, 'uint8 or uint16, got float32'),
