@@ -147,7 +147,10 @@ def test_layer_depth_and_no_weight_decay():
     assert model.get_layer_depth('backbone.blocks.2.mlp.fc1.weight') == (3, 4)
     assert model.get_layer_depth('backbone.last_norm.weight') == (4, 4)
     assert model.get_layer_depth('head.final_layer.weight') == (4, 4)
-    assert 'pos_embed' in model.no_weight_decay()
+    assert model.get_layer_depth('backbone.extra_tokens') == (0, 4)
+    assert model.get_layer_depth('neck.x', prefix='backbone.') == (4, 4)
+    assert model.no_weight_decay() == {'pos_embed', 'extra_tokens'}  # no class token in ViTPose
+    assert {n for n, _ in model.named_parameters()} & {'cls_token'} == set()
 
 
 def test_bad_arguments_are_named():

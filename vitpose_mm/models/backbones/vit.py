@@ -182,7 +182,8 @@ class ViT(BaseBackbone):
 
     # ---- what the model tells the optimizer --------------------------------------------------------------
     def no_weight_decay(self) -> Set[str]:
-        return {'pos_embed', 'cls_token', 'extra_tokens'}
+        # no `cls_token`: ViTPose has no class token (the official `cls_token` is dropped at loading)
+        return {'pos_embed', 'extra_tokens'}
 
     def get_layer_depth(self, param_name: str, prefix: str = 'backbone.') -> Tuple[int, int]:
         """Layer id for layer-wise lr decay: 0 for the embeddings (and extra tokens), i+1 for block i, depth+1 for
@@ -191,7 +192,7 @@ class ViT(BaseBackbone):
         if not param_name.startswith(prefix):
             return max_id, max_id
         name = param_name[len(prefix):]
-        if name.startswith(('patch_embed', 'pos_embed', 'cls_token', 'extra_tokens')):
+        if name.startswith(('patch_embed', 'pos_embed', 'extra_tokens')):
             return 0, max_id
         if name.startswith('blocks.'):
             return int(name.split('.')[1]) + 1, max_id
