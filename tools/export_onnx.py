@@ -58,8 +58,8 @@ def main(argv=None) -> int:
     try:
         _, report = export_and_verify(
             args.config, None if args.checkpoint.lower() == 'none' else args.checkpoint, args.out, args.dataset,
-            'fp16' if args.fp16 else 'int8' if args.int8 else 'fp32', args.batch, args.opset, args.verify, args.verify_batch, args.providers,
-            args.cfg_options)
+            'fp16' if args.fp16 else 'int8' if args.int8 else 'fp32', args.batch, args.opset, args.verify,
+            args.verify_batch, args.providers, args.cfg_options)
     except (FileNotFoundError, ValueError, KeyError, CheckpointMismatchError) as e:
         print(f'error: {error_message(e)}', file=sys.stderr)
         return 1

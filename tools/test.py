@@ -67,10 +67,10 @@ def main(argv=None):
     if args.precision == 'fp16' and not torch.cuda.is_available():  # before building the runner and the data
         raise SystemExit("error: --precision fp16 needs a CUDA device and there is none here; on the CPU use bf16 or "
                          "fp32")
-    cfg = build_test_config(args.config, None if onnx_model else args.checkpoint, args.cfg_options, work_dir=args.work_dir,
-                            launcher=args.launcher, out=args.out, show_dir=args.show_dir, kpt_thr=args.kpt_thr,
-                            src_grid=args.src_grid, verbose=args.verbose, precision=args.precision,
-                            compile=args.compile)
+    cfg = build_test_config(args.config, None if onnx_model else args.checkpoint, args.cfg_options,
+                            work_dir=args.work_dir, launcher=args.launcher, out=args.out, show_dir=args.show_dir,
+                            kpt_thr=args.kpt_thr, src_grid=args.src_grid, verbose=args.verbose,
+                            precision=args.precision, compile=args.compile)
     try:
         run_test(cfg, onnx_model)
     except CheckpointMismatchError as e:  # what the checkpoint is and the fix, without a traceback

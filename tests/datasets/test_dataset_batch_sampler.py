@@ -52,3 +52,20 @@ def test_a_dataset_that_is_not_combined_is_refused():
         DatasetBatchSampler(DefaultSampler(list(range(5))), 2)
     with pytest.raises(TypeError, match='torch Sampler'):
         DatasetBatchSampler(range(5), 2)
+
+
+def test_length_is_counted_once_per_epoch():
+    """mmengine asks len(dataloader) at every iteration: the count walks the sampler once per epoch, not per call."""
+    class Counting(DefaultSampler):
+        walks = 0
+
+        def __iter__(self):
+            Counting.walks += 1
+            return super().__iter__()
+
+    sampler = Counting(_Combined((23, 7, 11)), shuffle=True, seed=0)
+    batch_sampler = DatasetBatchSampler(sampler, 4)
+    assert [len(batch_sampler) for _ in range(5)] == [11] * 5 and Counting.walks == 1
+    sampler.set_epoch(1)
+    assert len(batch_sampler) == 11 and Counting.walks == 2
+    assert len(list(batch_sampler)) == 11

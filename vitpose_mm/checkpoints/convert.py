@@ -122,7 +122,7 @@ def convert_state_dict(sd: Dict[str, torch.Tensor],
         layout: ``auto`` or one of ``official``, ``vitpose_mm``, ``mmpose``, ``hf`` (``mae``: see
             :func:`convert_checkpoint`).
         dataset: ViTPose+ only: the dataset whose expert and head to keep (``coco``, ``aic``, ``mpii``, ``ap10k``,
-            ``apt36k``, ``wholebody``).
+            ``apt36k``, ``wholebody``; mmpose's ``coco_wholebody`` names the same dataset).
         hf_config: the HF ``config.json`` (heads, decoder, LayerNorm eps, grid); without it the HF layout is read
             with the released models' values.
         keep_experts: keep all experts (for writing an HF MoE model) when no dataset is given.
@@ -131,6 +131,7 @@ def convert_state_dict(sd: Dict[str, torch.Tensor],
         recorded: the grid the file records (``meta['vitpose_mm']['grid']``).
     """
     name = detect_layout(list(sd)) if layout == 'auto' else layout
+    dataset = _short_dataset_name(dataset) if dataset is not None else None
     if name not in LAYOUTS:
         raise ValueError(f'unknown layout {name!r}; known: {sorted(LAYOUTS)}')
     if name == 'mae':
@@ -189,8 +190,6 @@ def _select_dataset(renamed: Renamed, dataset: Optional[str], keep_experts: bool
     sd, origin, dropped = renamed.state_dict, renamed.origin, renamed.dropped
     experts = sorted({int(m.group(3)) for k in sd for m in [_EXPERT.match(k)] if m})
     heads = sorted({int(m.group(1)) for k in sd for m in [_EXTRA_HEAD.match(k)] if m})
-    if dataset is not None and dataset not in DATASETS:  # mmpose's dataset_name (coco_wholebody) for the short name
-        dataset = _short_dataset_name(dataset)
     if dataset is not None and dataset not in DATASETS:
         raise ValueError(f'unknown dataset {dataset!r}; ViTPose+ datasets: {list(DATASETS)}')
     if not experts and not heads:

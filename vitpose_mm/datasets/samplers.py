@@ -43,6 +43,7 @@ class DatasetBatchSampler(BatchSampler):
         self.batch_size = batch_size
         self.drop_last = drop_last
         self._ends = list(accumulate(dataset.lens))  # the end of each sub-dataset's global index range
+        self._length = None  # (the wrapped sampler's epoch, the number of batches then)
 
     def dataset_of(self, index: int) -> int:
         """The position in the ``CombinedDataset`` of the sub-dataset holding global sample ``index``."""
@@ -62,11 +63,16 @@ class DatasetBatchSampler(BatchSampler):
                     yield bucket[:]
 
     def __len__(self) -> int:
-        counts = [0] * len(self._ends)
-        for index in self.sampler:
-            counts[self.dataset_of(index)] += 1
-        full = sum(c // self.batch_size for c in counts)
-        return full if self.drop_last else full + sum(1 for c in counts if c % self.batch_size)
+        # mmengine asks len(dataloader) at every iteration (LoggerHook's end-of-epoch check); counting walks the
+        # whole epoch's indices, so it is done once per epoch of the wrapped sampler
+        epoch = getattr(self.sampler, 'epoch', None)
+        if self._length is None or self._length[0] != epoch:
+            counts = [0] * len(self._ends)
+            for index in self.sampler:
+                counts[self.dataset_of(index)] += 1
+            full = sum(c // self.batch_size for c in counts)
+            self._length = (epoch, full if self.drop_last else full + sum(1 for c in counts if c % self.batch_size))
+        return self._length[1]
 
 
 __all__ = ['DatasetBatchSampler']

@@ -32,8 +32,9 @@ def check_export_fits(model: OnnxPoseModel, dataset, source: str, dataset_check:
                          ('use_udp', bool(exported.get('use_udp', False)))):
             want = list(affine.input_size) if key == 'input_size' else bool(affine.use_udp)
             if got != want:
-                raise CheckpointMismatchError(f'{source} was exported with TopdownAffine {key}={got}, the config cuts its test '
-                                 f'crops with {key}={want}: use the config the model was exported from')
+                raise CheckpointMismatchError(f'{source} was exported with TopdownAffine {key}={got}, the config cuts '
+                                              f'its test crops with {key}={want}: use the config the model was '
+                                              'exported from')
     check_dataset(model.dataset_meta, getattr(dataset, 'metainfo', None), source, dataset_check, export=True)
 
 

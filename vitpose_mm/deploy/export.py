@@ -7,17 +7,9 @@ from typing import Optional, Sequence, Tuple
 from mmengine.logging import print_log
 
 from .onnx import PRECISIONS, export_metadata, export_onnx
+from .runtime import check_providers
 from .source import ExportSource, build_export_source
 from .verify import ParityReport, check_parity
-
-
-def check_providers(providers: Sequence[str]) -> None:
-    """ValueError naming the execution providers this onnxruntime lacks and those it has."""
-    import onnxruntime as ort
-    missing = [p for p in providers if p not in ort.get_available_providers()]
-    if missing:
-        raise ValueError(f'providers: {missing} not available in this onnxruntime {ort.__version__}; available: '
-                         f'{ort.get_available_providers()}')
 
 
 def check_output_path(out: str) -> None:
@@ -79,4 +71,4 @@ def export_and_verify(config: str, checkpoint: Optional[str], out: str, dataset:
     return source, report
 
 
-__all__ = ['check_output_path', 'check_providers', 'export_and_verify']
+__all__ = ['check_output_path', 'export_and_verify']

@@ -97,12 +97,17 @@ def read_metadata(onnx_path: str) -> Dict[str, Any]:
         model = onnx.load(onnx_path, load_external_data=False)
     except Exception as e:  # protobuf's DecodeError and friends: the bytes are no ONNX model
         raise ValueError(f'{onnx_path} is not an ONNX model ({type(e).__name__}: {e})') from e
-    props = {p.key: p.value for p in model.metadata_props}
+    return metadata_from_props({p.key: p.value for p in model.metadata_props}, onnx_path)
+
+
+def metadata_from_props(props: Dict[str, str], source: str) -> Dict[str, Any]:
+    """The :data:`METADATA_KEY` entry of a model's ``metadata_props`` (as ``onnx`` or onnxruntime's
+    ``get_modelmeta().custom_metadata_map`` give them), decoded. ValueError when the entry is missing."""
     if METADATA_KEY not in props:
-        raise ValueError(f'{onnx_path} has no {METADATA_KEY!r} metadata entry (keys: {sorted(props)}); export it with '
+        raise ValueError(f'{source} has no {METADATA_KEY!r} metadata entry (keys: {sorted(props)}); export it with '
                          'tools/export_onnx.py')
     return decode(props[METADATA_KEY])
 
 
 __all__ = ['METADATA_KEY', 'FORMAT', 'dataset_meta_to_json', 'dataset_meta_from_json', 'encode', 'decode',
-           'read_metadata']
+           'read_metadata', 'metadata_from_props']

@@ -15,9 +15,19 @@ from typing import Callable, List, Optional, Sequence
 import numpy as np
 import torch
 
-from .metadata import read_metadata
+from .metadata import metadata_from_props
 
 DEFAULT_PROVIDERS = ('CUDAExecutionProvider', 'CPUExecutionProvider')
+
+
+def check_providers(providers: Sequence[str]) -> None:
+    """ValueError naming the execution providers this onnxruntime lacks, and those it has."""
+    import onnxruntime as ort
+    available = ort.get_available_providers()
+    missing = [p for p in providers if p not in available]
+    if missing:
+        raise ValueError(f'execution provider(s) {missing} not available in this onnxruntime {ort.__version__}; '
+                         f'available: {available}')
 
 
 def create_session(onnx_path: str, providers: Optional[Sequence[str]] = None, num_threads: Optional[int] = None):
@@ -39,13 +49,9 @@ def create_session(onnx_path: str, providers: Optional[Sequence[str]] = None, nu
                           '(onnxruntime-gpu for CUDA)') from e
     if not osp.isfile(onnx_path):
         raise FileNotFoundError(f'ONNX model not found: {onnx_path}')
-    available = ort.get_available_providers()
     if providers is None:
-        providers = [p for p in DEFAULT_PROVIDERS if p in available]
-    missing = [p for p in providers if p not in available]
-    if missing:
-        raise ValueError(f'execution provider(s) {missing} not available in this onnxruntime {ort.__version__}; '
-                         f'available: {available}')
+        providers = [p for p in DEFAULT_PROVIDERS if p in ort.get_available_providers()]
+    check_providers(providers)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: fp16 graphs log a warning per node it cannot constant-fold on the CPU
     if num_threads:
@@ -59,7 +65,7 @@ def build_onnx_runner(onnx_path: str, providers: Optional[Sequence[str]] = None,
 
     The crops are what the model's ``data_preprocessor`` gives (RGB, ``(pixel - mean) / std``); no flip test, no
     decoding. ``providers`` and ``num_threads``: see :func:`create_session`. ``run`` raises ValueError for crops of
-    another shape.
+    another shape; ``run.providers`` are the providers onnxruntime uses, ``run.metadata_props`` the file's metadata.
     """
     session = create_session(onnx_path, providers, num_threads)
     inp = session.get_inputs()[0]
@@ -73,6 +79,7 @@ def build_onnx_runner(onnx_path: str, providers: Optional[Sequence[str]] = None,
         return session.run([out], {inp.name: crops})[0]
 
     run.providers = session.get_providers()  # what onnxruntime really uses, for logs
+    run.metadata_props = dict(session.get_modelmeta().custom_metadata_map)  # read with the model, not again
     return run
 
 
@@ -96,9 +103,9 @@ class OnnxPoseModel:
         from mmengine.config import Config
         from mmengine.registry import init_default_scope
         from mmpose.registry import KEYPOINT_CODECS, MODELS
-        self.meta = read_metadata(onnx_path)
         self.run = build_onnx_runner(onnx_path, providers, num_threads)
-        self.providers = list(getattr(self.run, 'providers', []))
+        self.meta = metadata_from_props(self.run.metadata_props, onnx_path)
+        self.providers = list(self.run.providers)
         self.dataset_meta = self.meta['dataset_meta']
         self.test_cfg = dict(self.meta['test_cfg'])
         # what inference_topdown reads from a model: the scope and the test pipeline
@@ -147,4 +154,4 @@ class OnnxPoseModel:
         return PoseEstimator(self)(img, bboxes, bbox_format, channel_order)
 
 
-__all__ = ['DEFAULT_PROVIDERS', 'create_session', 'build_onnx_runner', 'OnnxPoseModel']
+__all__ = ['DEFAULT_PROVIDERS', 'check_providers', 'create_session', 'build_onnx_runner', 'OnnxPoseModel']
