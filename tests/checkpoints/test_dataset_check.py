@@ -11,6 +11,7 @@ from multi_dataset_utils import SIX, TINY, build, official_state_dict, plain_mod
 from random_weights import randomize_
 from vitpose_mm.checkpoints import CheckpointMismatchError, convert_checkpoint, load_checkpoint, load_file, save_hf
 from vitpose_mm.checkpoints.convert_file import convert_file
+from vitpose_mm.checkpoints.load import check_dataset
 from vitpose_mm.checkpoints.multi_dataset import save_exported
 from vitpose_mm.datasets import metainfo_file
 
@@ -122,3 +123,27 @@ def test_hf_vitpose_plus_for_another_dataset_is_the_coco_head_behind_its_expert(
     convert_file(str(tmp_path / 'hf'), str(tmp_path / 'coco.pth'), dataset='coco', log=lines.append)
     assert not any('COCO head behind' in line for line in lines)
     assert load_file(str(tmp_path / 'coco.pth'))['meta']['vitpose_mm']['head'] == 'coco'
+
+
+def test_keypoint_ids_stored_as_strings_are_read_in_numeric_order():
+    """A ``dataset_meta`` that went through JSON has string ids ('10' sorts before '2' as text): the channel order
+    is the ids' numeric order, so such a record of COCO matches COCO and is not refused."""
+    coco = meta_of('coco')
+    as_json = dict(coco, keypoint_id2name={str(i): name for i, name in coco['keypoint_id2name'].items()})
+    check_dataset(as_json, coco)
+    # the same record with two channels swapped is still told apart
+    swapped = dict(as_json, keypoint_id2name={**as_json['keypoint_id2name'], '2': 'left_eye', '10': 'right_eye'})
+    with pytest.raises(CheckpointMismatchError):
+        check_dataset(swapped, coco)
+
+
+def test_a_dataset_outside_the_package_is_named_without_a_config_folder():
+    """A checkpoint of the user's own dataset (not in vitpose_mm.datasets.facts): refused with its name, and no
+    ``configs/...`` folder is suggested (none exists)."""
+    own = dict(meta_of('coco'), dataset_name='my_people')
+    own['keypoint_id2name'] = {i: f'point{i}' for i in own['keypoint_id2name']}
+    with pytest.raises(CheckpointMismatchError) as err:
+        check_dataset(own, meta_of('coco'), source='mine.pth')
+    text = str(err.value)
+    assert "mine.pth predicts the keypoints of dataset 'my_people'" in text, text
+    assert "use a config of 'my_people'; to fine-tune" in text and 'configs/' not in text, text
