@@ -122,3 +122,17 @@ def test_hf_vitpose_plus_for_another_dataset_is_the_coco_head_behind_its_expert(
     convert_file(str(tmp_path / 'hf'), str(tmp_path / 'coco.pth'), dataset='coco', log=lines.append)
     assert not any('COCO head behind' in line for line in lines)
     assert load_file(str(tmp_path / 'coco.pth'))['meta']['vitpose_mm']['head'] == 'coco'
+
+
+def test_keypoint_ids_written_as_strings_are_read_in_channel_order():
+    """A dataset_meta that went through JSON has string ids ('0' ... '16'): the channels are still read in numeric
+    order (id 10 after id 9, not after id 1), so a COCO checkpoint passes a COCO config and an AP-10K one is refused
+    with COCO's names in channel order."""
+    from vitpose_mm.checkpoints.load import check_dataset
+    coco = meta_of('coco')
+    as_json = {str(k): v for k, v in coco['keypoint_id2name'].items()}
+    check_dataset(dict(coco, keypoint_id2name=as_json), coco)
+    ap10k = meta_of('ap10k')
+    with pytest.raises(CheckpointMismatchError, match=r"'coco' \(17 keypoints: nose, left_eye, right_eye, left_ear"):
+        check_dataset(dict(ap10k, keypoint_id2name={str(k): v for k, v in ap10k['keypoint_id2name'].items()}),
+                      dict(coco, keypoint_id2name=as_json))
