@@ -34,7 +34,8 @@ def test_written_config_has_hfs_own_values(ref, tmp_path, case, keep_experts):
     # every backbone field this package writes has the value transformers wrote for the same model
     for key, value in written['backbone_config'].items():
         assert key in want['backbone_config'], key
-        assert value == want['backbone_config'][key], key
+        # the JSON text too: a whole mlp_ratio is written 4, as transformers writes it, not 4.0
+        assert json.dumps(value) == json.dumps(want['backbone_config'][key]), key
     assert set(want['backbone_config']) - set(written['backbone_config']) == {'stage_names'}  # derived by HF
     for key in ('model_type', 'scale_factor', 'use_simple_decoder', 'initializer_range'):
         assert written[key] == want[key], key
@@ -152,6 +153,8 @@ def test_sharded_safetensors_and_out_features_only(ref, tmp_path):
     (dict(model_type='vit'), r"model_type is 'vit', expected \"vitpose\""),
     (dict(bb_model_type='dinov2'), 'backbone_config must be a vitpose_backbone config'),
     (dict(bb_hidden_act='gelu_new'), r"hidden_act='gelu_new'; ViTPose uses \"gelu\""),
+    # HF's stage names: 'stem' is the patch embedding (block 0), 'stage{i}' block i
+    (dict(bb_out_indices=None, bb_out_features=['stem']), r'the pose head reads block 0 .* the last block \(2\)'),
 ])
 def test_hf_configs_vitpose_mm_cannot_reproduce_are_refused(ref, tmp_path, changes, match):
     folder = tmp_path / 'hf'
@@ -168,3 +171,67 @@ def test_hf_folder_without_weights_names_the_files(ref, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"has none of \['model.safetensors', 'model.safetensors.index.json', "
                        r"'pytorch_model.bin'\]"):
         convert_checkpoint(str(folder))
+
+
+def _geometry_folder(ref, root, image, patch, mlp_ratio=4, scale_factor=2, **backbone) -> dict:
+    """An HF folder of the fixture's tiny ViT with another input, patch, MLP width and a simple decoder; returns
+    its config. Tensors follow the fixture's formula, so any two folders of the same shapes hold the same values."""
+    from safetensors.torch import save_file
+    cfg = json.loads(str(ref['classic_config']))
+    cfg['backbone_config'].update(image_size=image, patch_size=patch, mlp_ratio=mlp_ratio, **backbone)
+    cfg.update(use_simple_decoder=True, scale_factor=scale_factor)
+    shapes = {k: v for k, v in json.loads(str(ref['classic_shapes'])).items() if not k.startswith('head.')}
+    hidden = int(64 * mlp_ratio)
+    shapes.update({'backbone.embeddings.position_embeddings': [1, 1 + (image[0] // patch[0]) * (image[1] // patch[1]),
+                                                               64],
+                   'backbone.embeddings.patch_embeddings.projection.weight': [64, 3, *patch],
+                   'head.conv.weight': [17, 64, 3, 3], 'head.conv.bias': [17]})
+    for i in range(2):
+        shapes.update({f'backbone.encoder.layer.{i}.mlp.fc1.weight': [hidden, 64],
+                       f'backbone.encoder.layer.{i}.mlp.fc1.bias': [hidden],
+                       f'backbone.encoder.layer.{i}.mlp.fc2.weight': [64, hidden]})
+    root.mkdir()
+    (root / 'config.json').write_text(json.dumps(cfg))
+    save_file(formula_state_dict(shapes), str(root / 'model.safetensors'))
+    return cfg
+
+
+@pytest.mark.parametrize('mlp_ratio', [4, 2.5])
+def test_hf_folder_of_another_geometry_round_trips(ref, tmp_path, mlp_ratio):
+    """The grid comes from the config (image_size // patch_size per side: a 2x8 grid of 16x8 patches, which the 16
+    position rows alone do not tell), the upsampling from scale_factor, out_indices [-1] is the last block; written
+    back, the config has the same values in the same JSON types and the tensors are unchanged."""
+    src = _geometry_folder(ref, tmp_path / 'hf', image=[32, 64], patch=[16, 8], mlp_ratio=mlp_ratio,
+                           out_indices=[-1])
+    conv = convert_checkpoint(str(tmp_path / 'hf'))
+    assert conv.arch.grid == (2, 8) and conv.arch.patch_size == (16, 8) and conv.arch.img_size == (32, 64)
+    assert conv.arch.upsample == 2 and conv.arch.decoder == 'simple' and conv.arch.mlp_ratio == mlp_ratio
+    written = save_hf(conv, str(tmp_path / 'out'))
+    with open(tmp_path / 'out' / 'config.json') as f:
+        text = json.load(f)
+    for key in ('image_size', 'patch_size', 'mlp_ratio'):
+        assert json.dumps(text['backbone_config'][key]) == json.dumps(src['backbone_config'][key]), key
+    assert (text['scale_factor'], text['use_simple_decoder']) == (2, True) and written == text
+    got, want = (load_safetensors(str(p / 'model.safetensors')) for p in (tmp_path / 'out', tmp_path / 'hf'))
+    assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_integer_patch_size_reads_as_a_square_patch(ref, tmp_path):
+    """`patch_size: 16` (one number, as other HF ViT configs write it) means 16x16: the same model as [16, 16]."""
+    folder = tmp_path / 'hf'
+    save_hf(convert_checkpoint(_hf_folder(ref, 'classic', tmp_path)), str(folder))
+    _rewrite_config(folder, bb_patch_size=16)
+    conv = convert_checkpoint(str(folder))
+    assert conv.arch.patch_size == (16, 16) and conv.arch.grid == (4, 3) and conv.arch.img_size == (64, 48)
+
+
+@pytest.mark.parametrize('change', [dict(final_kernel=1), dict(deconv_filters=(16, ), deconv_kernels=(4, ))])
+def test_simple_heads_hf_cannot_express_are_refused(ref, tmp_path, change):
+    """HF's simple decoder is ReLU, upsampling and a 3x3 conv, nothing else: another final kernel, or a deconv
+    layer before it, has no HF config and is refused before anything is written."""
+    import dataclasses
+    _geometry_folder(ref, tmp_path / 'hf', image=[64, 48], patch=[16, 16])
+    conv = convert_checkpoint(str(tmp_path / 'hf'))
+    assert conv.arch.decoder == 'simple' and conv.arch.final_kernel == 3
+    with pytest.raises(ValueError, match='HF simple decoder is ReLU, upsample, 3x3 conv'):
+        hf_module.hf_config_for(dataclasses.replace(conv.arch, **change))

@@ -1,15 +1,17 @@
 """ViTPose+ checkpoints: the official release loads strictly into the six-dataset configs; any one dataset of a
 multi-dataset checkpoint exports to a plain ViTPose with the same outputs and that dataset's dataset_meta."""
+import os
 import os.path as osp
 
 import pytest
 import torch
 
 from conftest import ROOT
-from multi_dataset_utils import NAMES, SIX, TINY, build, official_state_dict
+from multi_dataset_utils import NAMES, SIX, TINY, build, multi_model, official_state_dict, plain_model
 from random_weights import randomize_
 from vitpose_mm.checkpoints import load_file
-from vitpose_mm.checkpoints.multi_dataset import load_official_vitpose_plus, official_to_multi_dataset
+from vitpose_mm.checkpoints import multi_dataset
+from vitpose_mm.checkpoints.multi_dataset import export_dataset, load_official_vitpose_plus, official_to_multi_dataset
 
 def test_official_vitpose_plus_loads_strictly_into_the_six_dataset_config(tmp_path):
     ref = randomize_(build(SIX, TINY), seed=5)
@@ -26,6 +28,9 @@ def test_official_vitpose_plus_loads_strictly_into_the_six_dataset_config(tmp_pa
     plain = {k: v for k, v in official.items() if 'experts' not in k and 'associate' not in k}
     with pytest.raises(ValueError, match='not a ViTPose\\+ checkpoint'):
         official_to_multi_dataset(plain)
+    # experts but only the COCO head (keypoint_head): not a ViTPose+ release either
+    with pytest.raises(ValueError, match='not a ViTPose\\+ checkpoint'):
+        official_to_multi_dataset({k: v for k, v in official.items() if 'associate' not in k})
     # a missing head is named by the strict load
     del official['associate_keypoint_heads.2.final_layer.bias']
     torch.save({'state_dict': official}, tmp_path / 'broken.pth')
@@ -85,3 +90,52 @@ def test_tool_exports_one_dataset_with_its_dataset_meta(tmp_path, capsys, datase
     assert set(short) == set(long) and all(torch.equal(short[k], long[k]) for k in short)
     assert err.startswith('error: dataset') and not err.rstrip().endswith("'")  # the message, not a quoted KeyError
     assert not (tmp_path / 'x.pth').exists()
+
+
+def test_export_folds_one_expert_into_fc2_whatever_the_key_order():
+    """Every block's fc2 becomes [shared rows; the dataset's expert rows] (weight and bias, as tools/model_split.py
+    does), the note counts the blocks, and the result does not depend on the order state_dict() lists its keys."""
+    model = multi_model(('coco', 'aic', 'mpii'))
+    own = model.state_dict()
+    sd, _, notes = export_dataset(model, 'mpii', dataset_meta={})
+    for i in range(2):
+        for p in ('weight', 'bias'):
+            mlp = f'backbone.blocks.{i}.mlp.'
+            assert torch.equal(sd[mlp + 'fc2.' + p], torch.cat([own[mlp + 'fc2.' + p], own[mlp + 'experts.2.' + p]]))
+    assert notes == ["folded expert 2 (mpii) into every block's mlp.fc2 (2 blocks)",
+                     'kept the head of mpii; dropped 2 other heads']
+    model.state_dict = lambda *args, **kwargs: dict(reversed(list(own.items())))  # the experts before fc2
+    reordered = export_dataset(model, 'mpii', dataset_meta={})[0]
+    assert set(reordered) == set(sd) and all(torch.equal(reordered[k], v) for k, v in sd.items())
+
+
+def test_export_of_a_model_without_experts_and_of_a_plain_model():
+    """A multi-dataset model with a plain ViT (no experts) exports its backbone as is, with no folding note; a
+    single-dataset model has no heads to choose from and says so (KeyError, not an AttributeError)."""
+    model = multi_model(('coco', 'aic', 'mpii'), num_expert=1, part_features=0)
+    sd, _, notes = export_dataset(model, 'aic', dataset_meta={})
+    assert notes == ['kept the head of aic; dropped 2 other heads']
+    plain = plain_model(14)
+    plain.load_state_dict(sd, strict=True)
+    backbone = {k: v for k, v in model.state_dict().items() if k.startswith('backbone.')}
+    assert all(torch.equal(plain.state_dict()[k], v) for k, v in backbone.items())
+    with pytest.raises(KeyError, match=r"dataset 'coco' has no head in this model; heads: none \(not a multi-dataset"):
+        export_dataset(plain_model(17), 'coco')
+
+
+def test_save_exported_writes_a_hidden_partial_file_beside_the_target(tmp_path, monkeypatch):
+    """The checkpoint is written to a hidden temporary file in the target's folder (the final os.replace is then
+    an atomic rename on one filesystem, and a glob of *.pth never sees a partial file), then renamed."""
+    written = []
+    save = torch.save
+
+    def recording_save(obj, f):
+        written.append(str(f))
+        save(obj, f)
+    monkeypatch.setattr(multi_dataset.torch, 'save', recording_save)
+    target = tmp_path / 'exports' / 'ap10k.pth'
+    multi_dataset.save_exported(str(target), {'w': torch.ones(2)}, {'dataset_name': 'ap10k'}, {'dataset': 'ap10k'})
+    assert len(written) == 1 and osp.dirname(written[0]) == str(target.parent)
+    assert osp.basename(written[0]).startswith('.ap10k.pth.')
+    assert os.listdir(target.parent) == ['ap10k.pth']
+    assert load_file(str(target))['meta']['vitpose_mm'] == {'dataset': 'ap10k'}

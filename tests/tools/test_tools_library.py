@@ -1,5 +1,6 @@
 """The logic behind tools/*.py, called from the package (the tools are argparse plus one of these calls):
 config merging of train/test, the converter's key summary, the demo's input checks, the student extraction."""
+import re
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,24 @@ def test_write_student_projects_the_token_and_keeps_the_meta(tmp_path):
                       'td-hm_ViTPose-small_8xb64-210e_coco-256x192')
     assert not (tmp_path / 'checked.pth').exists()
 
+
+
+def test_write_student_keeps_a_half_precision_token_and_writes_into_an_existing_folder(tmp_path):
+    """A float16 distillation checkpoint gives a float16 student token (the product is computed in float32 and cast
+    back to the checkpoint's dtype); the output folder may exist already; a file without a state dict is named."""
+    torch.manual_seed(1)
+    sd = {'backbone.pos_embed': torch.randn(1, 5, 4).half(), 'head.final_layer.weight': torch.randn(3, 4).half(),
+          'knowledge_token': torch.randn(1, 2, 6).half(), 'token_proj.weight': torch.randn(4, 6).half()}
+    torch.save({'state_dict': sd}, tmp_path / 'run.pth')
+    student, _ = write_student(str(tmp_path / 'run.pth'), str(tmp_path / 's.pth'))  # tmp_path exists
+    assert student[TOKEN_KEY].dtype == torch.float16 and student[TOKEN_KEY].shape == (1, 2, 4)
+    expected = sd['knowledge_token'].float() @ sd['token_proj.weight'].float().t()
+    torch.testing.assert_close(student[TOKEN_KEY].float(), expected, rtol=1e-3, atol=1e-3)
+    assert torch.load(tmp_path / 's.pth', weights_only=False)['state_dict'][TOKEN_KEY].dtype == torch.float16
+    torch.save({'meta': {'epoch': 1}}, tmp_path / 'empty.pth')
+    with pytest.raises(ValueError, match=re.escape(str(tmp_path / 'empty.pth')) + ' holds no state dict'):
+        write_student(str(tmp_path / 'empty.pth'), str(tmp_path / 'e.pth'))
+    assert not (tmp_path / 'e.pth').exists()
 
 def test_draw_predictions_tiles_images_and_names_bad_input(tmp_path):
     import cv2
