@@ -346,7 +346,8 @@ def test_detector_gets_rgb_arrays_as_bgr(pose_model, detector, img, monkeypatch)
     import mmdet.apis
     seen = []
     run = mmdet.apis.inference_detector
-    monkeypatch.setattr(mmdet.apis, 'inference_detector', lambda model, image: seen.append(image) or run(model, image))
+    monkeypatch.setattr(mmdet.apis, 'inference_detector',
+                        lambda model, image: seen.append(image) or run(model, image))
     est = PoseEstimator(pose_model, detector)
     est.detect(np.ascontiguousarray(img[..., ::-1]), channel_order='rgb')
     est.detect(img)
