@@ -310,3 +310,47 @@ def test_keypoint_smoother_damps_jitter_and_follows_steps():
     assert list(smoother._filters) == [0, 5]
     smoother([5], [truth + 50])
     assert list(smoother._filters) == [5]
+
+
+def test_box_selection_reads_xywh_and_the_estimators_minimum_size(pose_model):
+    """select_boxes converts xywh boxes, drops boxes under the estimator's own min_box_size (3 px here, not the
+    1 px default), and num_dropped_boxes adds up over calls."""
+    est = PoseEstimator(pose_model, min_box_size=3)
+    xywh = [[10, 20, 30, 40, 0.9], [60, 20, 2, 40, 0.9]]  # 30 x 40, and 2 px wide
+    np.testing.assert_array_equal(est.select_boxes(xywh, (100, 100), 'xywh'),
+                                  np.array([[10, 20, 40, 60, 0.9]], np.float32))
+    assert est.num_dropped_boxes == 1
+    kept = est.select_boxes([[0, 0, 2.5, 50, 0.9], [50, 0, 53, 50, 0.9]], (100, 100))  # 2.5 and 3 px wide
+    assert kept[:, 0].tolist() == [50] and est.num_dropped_boxes == 2
+
+
+def test_xywh_hint_only_for_inverted_xyxy_boxes(pose_model, monkeypatch):
+    """A dropped inverted box given as xyxy (detector or caller) gets the hint to pass bbox_format='xywh'; a box
+    dropped for another reason, or inverted though already given as xywh, gets the plain message."""
+    from vitpose_mm.apis import inference
+    logged = []
+    monkeypatch.setattr(inference, 'print_log', lambda msg, *args, **kwargs: logged.append(msg))
+    est = PoseEstimator(pose_model)
+    est.select_boxes([[60, 50, 30, 40, 0.9]], (90, 120))  # inverted xyxy
+    est.select_boxes([[30, 30, 30, 80, 0.9]], (90, 120))  # zero width, not inverted
+    est.select_boxes([[60, 50, -30, 40, 0.9]], (90, 120), 'xywh')  # inverted, but xywh already
+    assert len(logged) == 3
+    assert logged[0].endswith("1 of them have x2 < x1 or y2 < y1: if the boxes are x, y, width, height, pass "
+                              "bbox_format='xywh'")
+    for plain in logged[1:]:
+        assert plain == 'dropped 1 degenerate person box(es) (not finite, or under 1.0 px inside the 120x90 image)'
+
+
+def test_detector_gets_rgb_arrays_as_bgr(pose_model, detector, img, monkeypatch):
+    """detect(img, channel_order='rgb') hands mmdet the BGR image (what its pipeline expects)."""
+    import mmdet.apis
+    seen = []
+    run = mmdet.apis.inference_detector
+    monkeypatch.setattr(mmdet.apis, 'inference_detector',
+                        lambda model, image: seen.append(image) or run(model, image))
+    est = PoseEstimator(pose_model, detector)
+    est.detect(np.ascontiguousarray(img[..., ::-1]), channel_order='rgb')
+    est.detect(img)
+    assert len(seen) == 2
+    np.testing.assert_array_equal(seen[0], img)
+    np.testing.assert_array_equal(seen[1], img)

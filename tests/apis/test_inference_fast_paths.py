@@ -78,3 +78,14 @@ def test_test_tool_refuses_fp16_without_cuda_before_building_anything(tmp_path, 
     monkeypatch.setattr(tool, 'build_test_config', lambda *a, **k: pytest.fail('the runner was being built'))
     with pytest.raises(SystemExit, match='--precision fp16 needs a CUDA device .* use bf16 or fp32'):
         tool.main([POSE_CONFIG, str(ckpt), '--precision', 'fp16'])
+
+
+def test_estimator_compile_argument_wins_over_the_config(pose_model):
+    """PoseEstimator(compile=...) overrides model.test_cfg.compile both ways, and its value reaches the model."""
+    model = copy.deepcopy(pose_model)
+    PoseEstimator(model, compile='aot_eager')  # the config says nothing: the argument turns compiling on
+    assert model.fast_inference == dict(precision='fp32', compile='aot_eager', batch_flip=True)
+    off = copy.deepcopy(pose_model)
+    off.test_cfg = dict(off.test_cfg, compile=True)
+    PoseEstimator(off, compile=False)  # the argument turns the config's compiling off
+    assert not hasattr(off, 'fast_inference')

@@ -371,3 +371,39 @@ def test_final_layer_is_the_mmpose_form_of_extra():
     assert repr(by_final_layer) == repr(by_extra)
     with pytest.raises(ValueError, match='not both'):
         TopdownHeatmapSimpleHead(**dict(SIMPLE, final_layer=dict(kernel_size=3, padding=1)))
+
+
+def test_flip_test_is_mmpose_heatmap_heads_with_and_without_shift():
+    """The one-batch flip test gives mmpose's ``HeatmapHead.predict`` heatmaps (two passes) for shift_heatmap True,
+    False and unset (mmpose's default: False), with the views given as feature tuples or as bare tensors."""
+    small = dict(CLASSIC, in_channels=64, num_deconv_filters=(32, 32))  # the classic decoder, narrower
+    codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)  # decodes quickly
+    ours = _randomize(TopdownHeatmapSimpleHead(**small, decoder=codec))
+    theirs = HeatmapHead(64, 17, deconv_out_channels=(32, 32), deconv_kernel_sizes=(4, 4), decoder=codec)
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    theirs.eval()
+    samples = _packed_samples()
+    feats, flipped = _feats()[:, :64], _feats(seed=2)[:, :64]
+    got = {}
+    for shift in (True, False, None):
+        cfg = dict(flip_test=True, output_heatmaps=True, **({} if shift is None else dict(shift_heatmap=shift)))
+        want = theirs.predict([(feats, ), (flipped, )], samples, test_cfg=cfg)[1]
+        mine = ours.predict([(feats, ), (flipped, )], samples, test_cfg=cfg)[1]
+        bare = ours.predict([feats, flipped], samples, test_cfg=cfg)[1]
+        for w, m, b in zip(want, mine, bare):
+            torch.testing.assert_close(m.heatmaps, w.heatmaps, rtol=0, atol=1e-5)
+            torch.testing.assert_close(b.heatmaps, m.heatmaps, rtol=0, atol=0)
+        got[shift] = torch.stack([m.heatmaps for m in mine])
+    assert torch.equal(got[None], got[False])
+    assert (got[True] - got[False]).abs().max() > 1e-3  # the shift is one heatmap pixel: it shows
+
+
+def test_flip_test_takes_a_list_of_two_views():
+    """As in mmpose's HeatmapHead: with the flip test, feats must be the list [feats, feats_flipped]; a tuple of
+    two views (the form of one backbone output) or a third view is refused."""
+    head = _equivariant_head()
+    samples = _packed_samples()
+    feats = (_feats(), )
+    for bad in ((feats, feats), [feats, feats, feats]):
+        with pytest.raises(AssertionError, match=r'flip test: feats must be \[feats, feats_flipped\]'):
+            head.predict(bad, samples, test_cfg=dict(flip_test=True))

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from multi_dataset_utils import FLIP, H, KEYPOINTS, W, batch, multi_model, plain_model, sample
+from multi_dataset_utils import FLIP, H, KEYPOINTS, W, batch, head_cfg, multi_model, plain_model, sample
 from vitpose_mm.checkpoints.multi_dataset import export_dataset
 
 
@@ -94,7 +94,7 @@ def test_init_weights_reaches_every_head():
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
 
-    from multi_dataset_utils import backbone_cfg, head_cfg
+    from multi_dataset_utils import backbone_cfg
     init_default_scope('mmpose')
     model = MODELS.build(dict(type='MultiDatasetTopdownPoseEstimator', backbone=backbone_cfg(2, 8),
                               heads=dict(coco=head_cfg(17), aic=head_cfg(14))))
@@ -149,17 +149,31 @@ def test_vit_accepts_integer_indices_of_any_container():
 
 
 def test_plain_estimator_with_experts_warns_once_when_training():
+    """A Python warning and the same line in the training log (MMLogger), once."""
+    import logging
+
     import numpy as np
+    from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
-    from multi_dataset_utils import backbone_cfg, head_cfg
+    from multi_dataset_utils import backbone_cfg
     init_default_scope('mmpose')
     model = MODELS.build(dict(type='TopdownPoseEstimator', backbone=backbone_cfg(6, 8), head=head_cfg(17))).train()
     data = batch(['coco', 'coco'])
-    with pytest.warns(UserWarning, match='num_expert=6 is training without dataset_source') as record:
-        model.loss(data['inputs'], data['data_samples'])
+    logged = []
+    handler = logging.Handler()
+    handler.emit = logged.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        with pytest.warns(UserWarning, match='num_expert=6 is training without dataset_source') as record:
+            model.loss(data['inputs'], data['data_samples'])
+    finally:
+        logger.removeHandler(handler)
     message = next(str(r.message) for r in record if 'num_expert=6' in str(r.message))
     assert 'MultiDatasetTopdownPoseEstimator' in message and 'default_dataset=0' in message
+    assert [(r.levelno, r.getMessage()) for r in logged if 'num_expert' in r.getMessage()] == [
+        (logging.WARNING, message)]
     import warnings
     with warnings.catch_warnings(record=True) as again:
         warnings.simplefilter('always')
@@ -263,3 +277,102 @@ def test_more_heads_than_experts_is_refused():
 def test_export_of_a_missing_dataset_is_refused():
     with pytest.raises(KeyError, match="dataset 'ap10k' has no head in this model"):
         export_dataset(multi_model(), 'ap10k')
+
+
+# ---- routing, backbone calls and outputs ------------------------------------------------------------------------
+def test_groups_and_losses_follow_the_order_of_heads():
+    """route groups a batch in the order of ``heads`` (not by name; a dataset mapped by eval_with right after its
+    head's own), and the losses are logged in that order."""
+    model = multi_model(heads=('mpii', 'coco', 'aic'), eval_with=dict(ochuman='coco')).train()
+    ochuman = sample('ochuman', num_keypoints=17, flip_indices=FLIP['coco'])
+    samples = [sample('aic'), ochuman, sample('coco'), sample('mpii'), sample('coco', seed=1)]
+    groups, source = model.route(samples, torch.device('cpu'))
+    assert [(name, index.tolist()) for name, index in groups.items()] == [
+        ('mpii', [3]), ('coco', [2, 4]), ('ochuman', [1]), ('aic', [0])]
+    assert source.tolist() == [2, 1, 1, 0, 1]  # experts by position in heads: mpii 0, coco 1, aic 2
+    losses = model.loss(torch.randn(5, 3, H, W), samples)
+    assert [k for k in losses if k.endswith('loss_kpt')] == [
+        'mpii.loss_kpt', 'coco.loss_kpt', 'ochuman.loss_kpt', 'aic.loss_kpt']
+
+
+def test_samples_without_keypoint_counts_are_routed():
+    """A sample whose metainfo has no flip indices and whose ground truth has no keypoints (or that has no ground
+    truth at all) has no keypoint count to check: it is routed by its dataset name alone."""
+    from mmpose.structures import PoseDataSample
+    boxes_only = sample('aic', with_target=False)
+    boxes_only.set_metainfo(dict(flip_indices=None))
+    bare = PoseDataSample(metainfo=dict(dataset_name='mpii'))
+    groups, source = multi_model().route([boxes_only, bare], torch.device('cpu'))
+    assert {name: index.tolist() for name, index in groups.items()} == {'aic': [0], 'mpii': [1]}
+    assert source.tolist() == [1, 2]
+
+
+def test_train_cfg_reaches_every_head():
+    """The model's train_cfg goes to each head's loss: compute_acc=False leaves out the accuracies."""
+    data = batch(['coco', 'aic'])
+    losses = multi_model(train_cfg=dict(compute_acc=False)).loss(data['inputs'], data['data_samples'])
+    assert sorted(losses) == ['aic.loss_kpt', 'coco.loss_kpt']
+
+
+def test_each_expert_count_calls_the_backbone_as_it_takes_it():
+    """Two experts already route by dataset_source; a backbone without experts (mmpose's ResNet) is called with
+    the image only and shared by every head."""
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    two = multi_model(heads=('coco', 'aic'))
+    assert two.num_expert == 2
+    x = torch.randn(2, 3, H, W)
+    with torch.no_grad():
+        first, second = (two.extract_feat(x, torch.tensor([e, e]))[0] for e in (0, 1))
+        torch.testing.assert_close(second, two.backbone(x, torch.tensor([1, 1]))[0], rtol=0, atol=0)
+    assert (first - second).abs().max() > 1e-2
+    init_default_scope('mmpose')
+    resnet = dict(type='ResNet', depth=18, stem_channels=8, base_channels=8, out_indices=(3, ))  # 64 channels
+    heads = {name: dict(head_cfg(KEYPOINTS[name]), in_channels=64) for name in ('coco', 'aic')}
+    model = MODELS.build(dict(type='MultiDatasetTopdownPoseEstimator', backbone=resnet, heads=heads)).eval()
+    assert model.num_expert == 1
+    with torch.no_grad():
+        out = model(x, None, mode='tensor')
+        feats = model.backbone(x)
+        for name in ('coco', 'aic'):
+            torch.testing.assert_close(out[name], model.heads[name](feats), rtol=0, atol=0)
+
+
+def test_neck_runs_between_backbone_and_heads():
+    """With a neck (mmpose's FeatureMapProcessor with a ReLU) the heads get the neck's output."""
+    model = multi_model(neck=dict(type='FeatureMapProcessor', apply_relu=True))
+    x = torch.randn(2, 3, H, W)
+    with torch.no_grad():
+        raw = model.backbone(x, torch.tensor([0, 1]))[0]
+        feats = model.extract_feat(x, torch.tensor([0, 1]))[0]
+    assert raw.min() < 0
+    torch.testing.assert_close(feats, raw.clamp(min=0), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('flip_test', [False, True])
+def test_backbone_runs_once_per_view(flip_test):
+    """predict runs the backbone once, and once more for the flipped view only when the flip test is on."""
+    model = multi_model(flip_test=flip_test)
+    calls = []
+    model.backbone.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    data = batch(['coco', 'aic', 'coco'])
+    with torch.no_grad():
+        model.predict(data['inputs'], data['data_samples'])
+    assert calls == [3] * (2 if flip_test else 1)
+
+
+def test_predictions_without_heatmaps():
+    """With output_heatmaps off each sample gets its keypoints (the same as with heatmaps) and no pred_fields, in
+    groups of one and of three."""
+    model = multi_model()
+    data = batch(['aic', 'coco', 'coco', 'mpii', 'coco'], seed=6)
+    with torch.no_grad():
+        with_maps = model.predict(data['inputs'], [sample(s.dataset_name, with_target=False)
+                                                   for s in data['data_samples']])
+        model.test_cfg['output_heatmaps'] = False
+        without = model.predict(data['inputs'], [sample(s.dataset_name, with_target=False)
+                                                 for s in data['data_samples']])
+    for a, b, name in zip(with_maps, without, ('aic', 'coco', 'coco', 'mpii', 'coco')):
+        assert 'pred_fields' in a and 'pred_fields' not in b
+        assert b.pred_instances.keypoints.shape == (1, KEYPOINTS[name], 2)
+        torch.testing.assert_close(b.pred_instances.keypoints, a.pred_instances.keypoints, rtol=0, atol=0)

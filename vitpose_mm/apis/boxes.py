@@ -109,7 +109,7 @@ class BoxFile:
             names = {img['id']: img['file_name'] for img in data.get('images', [])}
             sizes = {img['id']: (img['width'], img['height']) for img in data.get('images', [])
                      if 'width' in img and 'height' in img}
-            records = [dict(a, score=a.get('score', 1.0)) for a in data['annotations']]
+            records = data['annotations']  # ground truth: score 1 unless a record gives one (below)
         elif isinstance(data, list):
             records = data
         else:
