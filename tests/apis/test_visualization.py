@@ -1,10 +1,10 @@
 """Drawn skeletons pixel for pixel: ``draw_people`` and ``draw_predictions`` against the picture the docs promise
 (tests/drawn_people.py: links and keypoints of the dataset meta at or above the threshold, radius, width, colours)."""
+import cv2
 import numpy as np
 import pytest
 from mmengine.fileio import dump
 
-import cv2
 from conftest import ROOT
 from drawn_people import COCO_META, COCO_META_FILE, H, KEYPOINTS, SCORES, W, expected_drawing, scene_person
 from vitpose_mm.apis.visualization import build_visualizer, draw_people, draw_predictions
