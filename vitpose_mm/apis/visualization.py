@@ -1,4 +1,9 @@
-"""Drawing people on images with mmpose's ``PoseLocalVisualizer``: one image, or a test run's predictions tiled."""
+"""Drawing people on images with mmpose's ``PoseLocalVisualizer``: one image, or a test run's predictions tiled.
+
+mmpose's visualizer compares ``kpt_thr`` with ``keypoints_visible`` and never reads ``keypoint_scores`` (its
+``TopdownPoseEstimator`` copies the scores into ``keypoints_visible``); without that field every keypoint is drawn, so
+both functions here give the scores as ``keypoints_visible``.
+"""
 import math
 import os.path as osp
 from collections import defaultdict
@@ -29,7 +34,7 @@ def draw_people(visualizer: PoseLocalVisualizer, img: np.ndarray, people: List[P
         return img.copy()
     sample = PoseDataSample(pred_instances=InstanceData(
         keypoints=np.stack([p.keypoints for p in people]),
-        keypoint_scores=np.stack([p.keypoint_scores for p in people]),
+        keypoints_visible=np.stack([p.keypoint_scores for p in people]),
         bboxes=np.stack([p.bbox for p in people])))
     drawn = visualizer.add_datasample('people', img[:, :, ::-1], sample, draw_gt=False, draw_bbox=draw_bbox,
                                       kpt_thr=kpt_thr, show=False)
@@ -80,7 +85,7 @@ def draw_predictions(predictions: str, out: str, num: int = 6, kpt_thr: float = 
             raise ValueError(f'cannot read image {img_path}')
         instances = InstanceData(
             keypoints=np.concatenate([np.asarray(p['keypoints']) for p in per_image[img_path]]),
-            keypoint_scores=np.concatenate([np.asarray(p['keypoint_scores']) for p in per_image[img_path]]))
+            keypoints_visible=np.concatenate([np.asarray(p['keypoint_scores']) for p in per_image[img_path]]))
         sample = PoseDataSample(pred_instances=instances)
         drawn = visualizer.add_datasample(
             'pred', img[:, :, ::-1], sample, draw_gt=False, draw_bbox=False, kpt_thr=kpt_thr, show=False)
