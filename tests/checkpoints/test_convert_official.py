@@ -135,3 +135,5 @@ def test_official_vitpose_plus_picks_one_dataset(tmp_path, capsys):
     meta = load_file(tmp_path / 'aic.pth')['meta']['vitpose_mm']
     assert meta['dataset'] == 'aic' and meta['arch']['num_keypoints'] == 14
     assert np.isclose(meta['arch']['mlp_ratio'], 4.0)
+    # the recorded architecture names what a reader of the file needs without building it
+    assert meta['arch']['decoder'] == 'classic' and tuple(meta['arch']['img_size']) == (256, 192)
