@@ -94,3 +94,27 @@ def test_load_from_refuses_it_and_says_init_cfg(pretrained):
     with pytest.raises(CheckpointMismatchError, match='init_cfg'):
         load_checkpoint(model, path)
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize('prefix, blocks, width, depth, size', [
+    ('', 'blocks', 384, 12, 'small'), ('backbone.', 'blocks', 768, 12, 'base'), ('', 'layers', 1024, 24, 'large'),
+    ('backbone.', 'layers', 1280, 32, 'huge')])
+def test_pretraining_weights_without_a_config_pick_the_shipped_config_of_their_size(prefix, blocks, width, depth,
+                                                                                     size):
+    """MAE weights converted without --config: the COCO config of the released size with that width and depth
+    (timm's ``blocks.N`` or mmpretrain's ``layers.N``, with or without ``backbone.``); it exists in configs/coco/."""
+    from vitpose_mm.checkpoints.convert_file import default_mae_config
+    sd = {f'{prefix}pos_embed': torch.zeros(1, 5, width)}
+    sd.update({f'{prefix}{blocks}.{i}.norm1.weight': torch.zeros(1) for i in range(depth)})
+    name = default_mae_config(sd)
+    assert name == f'td-hm_ViTPose-{size}_8xb64-210e_coco-256x192.py'
+    assert osp.isfile(osp.join(ROOT, 'configs', 'coco', name))
+
+
+def test_pretraining_weights_of_another_size_ask_for_a_config():
+    from vitpose_mm.checkpoints.convert_file import default_mae_config
+    sd = {'pos_embed': torch.zeros(1, 5, 768), **{f'blocks.{i}.norm1.weight': torch.zeros(1) for i in range(6)}}
+    with pytest.raises(ValueError, match=r'a 768-d, 6-block ViT, not a released size: give the vitpose_mm config'):
+        default_mae_config(sd)
+    with pytest.raises(ValueError, match='not a released size'):  # no position embedding to read the width from
+        default_mae_config({f'blocks.{i}.norm1.weight': torch.zeros(1) for i in range(12)})

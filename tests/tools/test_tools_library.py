@@ -59,6 +59,25 @@ def test_summarize_keys_groups_blocks_and_experts():
                      '     1 x cls_token: unused']
 
 
+def test_summarize_dropped_logs_to_the_current_mmlogger_by_default():
+    """Without ``log``, the summary goes to the current MMLogger (the run's log file), at info level."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    records = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        summarize_dropped({'cls_token': 'unused'}, True)
+        summarize_dropped({}, False)
+    finally:
+        logger.removeHandler(handler)
+    assert [(r.levelno, r.getMessage()) for r in records] == [
+        (logging.INFO, 'dropped 1 keys:'), (logging.INFO, '  cls_token: unused'), (logging.INFO, 'dropped: nothing')]
+
+
 def test_run_demo_names_bad_input_before_building_a_model(tmp_path):
     with pytest.raises(DemoError, match='input not found: .*nothing.jpg'):
         run_demo(str(tmp_path / 'nothing.jpg'), DEMO, 'p.pth')
