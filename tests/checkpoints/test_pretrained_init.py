@@ -39,6 +39,26 @@ def test_mae_timm_layout(tmp_path):
     torch.testing.assert_close(model.last_norm.weight.data, fresh_norm)
 
 
+def test_pretrained_backbone_is_initialised_once_in_its_model(tmp_path):
+    """After its ``Pretrained`` init the backbone reports ``is_init`` (mmengine's contract): the model around it
+    does not initialise it again (the file is not read twice; here it is gone by then)."""
+    from mmengine.model import BaseModule
+    torch.save({'model': mae_timm_state_dict()}, tmp_path / 'mae.pth')
+    backbone = target(tmp_path / 'mae.pth')
+    backbone.init_weights()
+    assert backbone.is_init
+    loaded = {k: v.clone() for k, v in backbone.state_dict().items()}
+    os.remove(tmp_path / 'mae.pth')
+
+    class Model(BaseModule):
+        def __init__(self):
+            super().__init__()
+            self.backbone = backbone
+
+    Model().init_weights()
+    assert all(torch.equal(v, loaded[k]) for k, v in backbone.state_dict().items())
+
+
 def test_mmpretrain_layout_matches_mmpretrain_layers(tmp_path):
     from mmpretrain.models import VisionTransformer
     ref = VisionTransformer(
