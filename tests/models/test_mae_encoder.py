@@ -102,3 +102,114 @@ def test_patchify_round_trip_on_a_non_square_grid():
         patchify(torch.randn(1, 3, 250, 192), 16)
     with pytest.raises(ValueError, match='patches of a 12x15 grid'):
         unpatchify(patches, 16, (12, 15))
+
+
+def test_decoder_and_head_take_an_h_w_grid_and_refuse_others():
+    loss = dict(type='PixelReconstructionLoss', criterion='L2')
+    decoder = ViTPoseMAEDecoder(grid=[4.0, 3], embed_dim=32, decoder_embed_dim=16, decoder_depth=1,
+                                decoder_num_heads=2)
+    assert decoder.grid == (4, 3) and type(decoder.grid[0]) is int
+    for bad in ((16, ), (0, 12), (16, -1), (4, 3, 1)):
+        with pytest.raises(ValueError, match=r'grid must be \(h, w\) with positive sides, got'):
+            ViTPoseMAEDecoder(grid=bad, embed_dim=32, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
+        with pytest.raises(ValueError, match=r'grid must be \(h, w\) with positive sides'):
+            ViTPoseMAEHead(loss=loss, grid=bad)
+    # the head's options reach mmpretrain's head; unpatchify uses its grid, patch size and channels
+    head = ViTPoseMAEHead(loss=loss, grid=(3, 2), norm_pix=True, patch_size=8, in_channels=1)
+    assert head.norm_pix and head.grid == (3, 2) and (head.patch_size, head.in_channels) == (8, 1)
+    imgs = torch.randn(2, 1, 24, 16)
+    assert head.patchify(imgs).shape == (2, 6, 64) and torch.equal(head.unpatchify(head.patchify(imgs)), imgs)
+    assert not ViTPoseMAEHead(loss=loss).norm_pix  # mmpretrain's default: raw pixel targets
+
+
+def test_decoder_init_follows_mae():
+    """Positions for the (h, w) grid from construction on; MAE's LayerNorm eps 1e-6; a N(0, 0.02) mask token; the
+    init_cfg applied first (mmpretrain's MAE configs: Xavier-uniform Linear layers)."""
+    decoder = ViTPoseMAEDecoder(grid=(4, 3), embed_dim=32, decoder_embed_dim=2048, decoder_depth=1,
+                                decoder_num_heads=2, init_cfg=dict(type='Constant', layer='Linear', val=0.5, bias=0.))
+    assert torch.equal(decoder.decoder_pos_embed, sincos_pos_embed((4, 3), 2048))
+    assert decoder.decoder_norm.eps == 1e-6 and decoder.decoder_blocks[0].ln1.eps == 1e-6
+    decoder.decoder_pos_embed.data.zero_()
+    torch.manual_seed(0)
+    decoder.init_weights()
+    assert torch.equal(decoder.decoder_pos_embed, sincos_pos_embed((4, 3), 2048))
+    token = decoder.mask_token.detach().flatten()
+    assert abs(token.std().item() - 0.02) < 0.002 and abs(token.mean().item()) < 0.002
+    assert (decoder.decoder_embed.weight == 0.5).all() and (decoder.decoder_pred.bias == 0).all()
+    other = ViTPoseMAEDecoder(grid=(4, 3), embed_dim=32, decoder_embed_dim=16, decoder_depth=1,
+                              decoder_num_heads=2, norm_cfg=dict(type='LN', eps=1e-5))
+    assert other.decoder_norm.eps == 1e-5
+
+
+def test_encoder_init_and_defaults_follow_mae(tmp_path):
+    """Sine-cosine positions restored and a Xavier-uniform patch embedding (over its flattened 3 x p x p fan-in),
+    no drop path by default; a ``Pretrained`` init_cfg keeps the checkpoint's weights instead."""
+    torch.manual_seed(0)
+    mae = ViTPoseMAE(**dict(ARCH, embed_dim=512, num_heads=8), mask_ratio=0.5)
+    assert mae.mask_ratio == 0.5 and type(mae.mask_ratio) is float
+    assert all(blk.drop_path.drop_prob == 0 for blk in mae.blocks) and not mae.use_checkpoint
+    mae.pos_embed.data.zero_()
+    mae.init_weights()
+    assert torch.equal(mae.pos_embed, sincos_pos_embed((4, 3), 512))
+    w = mae.patch_embed.proj.weight.detach()
+    bound = (6 / (3 * 16 * 16 + 512)) ** .5
+    assert w.abs().max() <= bound and w.abs().max() > 0.99 * bound
+    assert abs(w.std().item() - bound / 3 ** .5) < 0.01 * bound
+    with torch.no_grad():
+        mae.patch_embed.proj.weight.mul_(3)
+        mae.pos_embed.add_(1)
+    torch.save({'state_dict': mae.state_dict()}, tmp_path / 'mae.pth')
+    loaded = ViTPoseMAE(**dict(ARCH, embed_dim=512, num_heads=8),
+                        init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'mae.pth')))
+    loaded.init_weights()
+    assert torch.equal(loaded.patch_embed.proj.weight, mae.patch_embed.proj.weight)
+    assert torch.equal(loaded.pos_embed, mae.pos_embed)
+
+
+def test_masked_forward_with_gradient_checkpointing_is_the_same():
+    """``use_checkpoint`` recomputes the blocks in backward: same latent, same gradients; ``mask=False`` is the
+    plain forward."""
+    torch.manual_seed(0)
+    plain = ViTPoseMAE(**ARCH, mask_ratio=0.5).train()
+    ckpt = ViTPoseMAE(**ARCH, mask_ratio=0.5, use_checkpoint=True).train()
+    ckpt.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 48)
+    outs = []
+    for model in (plain, ckpt):
+        torch.manual_seed(1)
+        latent, mask, ids = model(x)
+        (latent ** 2).sum().backward()
+        outs.append((latent, mask, ids, model.blocks[0].attn.qkv.weight.grad.clone()))
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b)
+    with torch.no_grad():
+        assert torch.equal(plain.eval()(x, mask=False)[0], ViT.forward(plain, x)[0])
+
+
+def test_positions_without_class_row_and_one_channel_patches():
+    pos = sincos_pos_embed((4, 3), 16, cls_row=False)
+    assert pos.shape == (1, 12, 16) and torch.equal(pos, sincos_pos_embed((4, 3), 16)[:, 1:])
+    imgs = torch.randn(1, 1, 8, 12)
+    patches = patchify(imgs, 4)
+    assert patches.shape == (1, 6, 16) and torch.equal(patches[0, 4], imgs[0, 0, 4:8, 4:8].reshape(-1))
+    assert torch.equal(unpatchify(patches, 4, (2, 3), channels=1), imgs)
+    with pytest.raises(ValueError, match=r'expected \(B, 6, 48\) patches of a 2x3 grid, got \(1, 6, 16\)'):
+        unpatchify(patches, 4, (2, 3))  # three channels by default
+    with pytest.raises(ValueError, match='patches of a 2x3 grid'):
+        unpatchify(patches[0], 4, (2, 3), channels=1)
+
+
+def test_masking_follows_its_generator_and_the_input_dtype():
+    """The noise comes from the given generator (the same seed, the same masks); the mask has the tokens' dtype;
+    the smallest noise is kept, as in MAE."""
+    x = torch.randn(2, 12, 4, dtype=torch.float64)
+    first = random_masking(x, 0.5, generator=torch.Generator().manual_seed(7))
+    second = random_masking(x, 0.5, generator=torch.Generator().manual_seed(7))
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    kept, mask, ids_restore = first
+    assert mask.dtype == torch.float64 and ids_restore.dtype == torch.int64
+    noise = torch.rand(2, 12, generator=torch.Generator().manual_seed(7))
+    keep = noise.argsort(1)[:, :6]
+    assert torch.equal(kept, torch.gather(x, 1, keep.unsqueeze(-1).expand(-1, -1, 4)))
+    assert torch.equal(mask, torch.ones(2, 12, dtype=torch.float64).scatter(1, keep, 0.))
+    assert num_kept(12, 0) == 12 and num_kept(10, 0.25) == 8  # 7.5 rounds to 8
