@@ -2,6 +2,7 @@
 import os.path as osp
 
 import cv2
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -66,3 +67,25 @@ def test_tool_draws_a_picture(tmp_path):
     with pytest.raises(SystemExit) as e:
         tool.main(['--help'])
     assert e.value.code == 0
+
+
+def test_images_and_tiles_of_the_picture():
+    """to_images undoes the normalisation (x * std + mean, rounded, clipped to 0..255) and gives BGR from RGB;
+    tile puts one labelled row per list, images side by side with a 2-pixel gap."""
+    from vitpose_mm.models.mae.reconstruct import tile, to_images
+    mean, std = torch.tensor([100., 50., 0.]), torch.tensor([10., 20., 2.])
+    x = torch.zeros(1, 3, 2, 2)
+    x[0, :, 0, 0] = torch.tensor([1., -1., 0.24])  # 110, 30, 0.48 -> 0
+    x[0, :, 0, 1] = torch.tensor([20., -3., 0.26])  # 300 -> 255, -10 -> 0, 0.52 -> 1
+    bgr = to_images(x, mean, std)[0]
+    assert bgr.dtype == np.uint8 and bgr.shape == (2, 2, 3) and bgr.flags['C_CONTIGUOUS']
+    assert bgr[0, 0].tolist() == [0, 30, 110] and bgr[0, 1].tolist() == [1, 0, 255]
+    assert bgr[1, 1].tolist() == [0, 50, 100]
+    assert to_images(x, mean, std, rgb=False)[0][0, 0].tolist() == [110, 30, 0]
+    a, b = np.full((4, 3, 3), 10, np.uint8), np.full((4, 3, 3), 20, np.uint8)
+    out = tile([[a, b], [b, a]], ['first', 'second'])
+    assert out.shape == (2 * (4 + 14 + 2), 2 * 3 + 2, 3)
+    assert (out[14:18, 0:3] == 10).all() and (out[14:18, 5:8] == 20).all() and (out[14:18, 3:5] == 255).all()
+    assert (out[20 + 14:20 + 18, 0:3] == 20).all() and (out[20 + 14:20 + 18, 5:8] == 10).all()
+    assert (out[18:20] == 255).all() and (out[:14] < 255).any() and (out[20:34] < 255).any()  # the labels
+    assert tile([[a]], ['x'], gap=0).shape == (18, 3, 3)
