@@ -1,6 +1,8 @@
 """What the distiller reads off the teacher's config, checkpoint and token file, and the arguments it refuses
 (vitpose_mm.models.distillers.teacher and the construction of KnowledgeTokenDistiller)."""
 import copy
+import os.path as osp
+from typing import Optional
 
 import pytest
 import torch
@@ -93,29 +95,28 @@ def test_teacher_checkpoint_must_be_a_local_file(files):
         load_teacher_checkpoint(model, 'https://x/t.pth', 't.py')
 
 
-class _BackboneOnly(torch.nn.Module):
-    def __init__(self, head: bool = False):
-        super().__init__()
-        self.backbone = torch.nn.Linear(1, 1)
-        self.head = torch.nn.Linear(1, 1) if head else None
+class _Parts(torch.nn.Module):
+    """A model with or without a ``backbone`` and a ``head`` attribute (``with_head=None``: set to None)."""
 
-
-class _HeadOnly(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, with_backbone: bool = True, with_head: object = 'absent',
+                 data_preprocessor: Optional[dict] = None):
         super().__init__()
-        self.head = torch.nn.Linear(1, 1)
+        if with_backbone:
+            self.backbone = torch.nn.Linear(1, 1)
+        if with_head != 'absent':
+            self.head = torch.nn.Linear(1, 1) if with_head else None
 
 
 def test_teacher_must_be_a_topdown_estimator_with_a_head(files):
     """Both a backbone and a head (not None) are needed; a model with both goes on to the checkpoint."""
     ckpt = files['teacher']['checkpoint']
-    for model in (_BackboneOnly, _HeadOnly, model_cfg()['backbone']['type']):
-        cfg = dict(type=model) if model != 'ViT' else model_cfg()['backbone']
-        name = model if isinstance(model, str) else model.__name__
-        with pytest.raises(ValueError, match=f't.py builds a {name} without backbone and head; a top-down'):
-            build_teacher(cfg, 't.py', ckpt)
+    for parts in (dict(), dict(with_head=None), dict(with_backbone=False, with_head=True)):
+        with pytest.raises(ValueError, match='t.py builds a _Parts without backbone and head; a top-down'):
+            build_teacher(dict(type=_Parts, **parts), 't.py', ckpt)
+    with pytest.raises(ValueError, match='t.py builds a ViT without backbone and head'):
+        build_teacher(model_cfg()['backbone'], 't.py', ckpt)
     with pytest.raises(ValueError, match='does not fit the teacher config t.py'):
-        build_teacher(dict(type=_BackboneOnly, head=True), 't.py', ckpt)
+        build_teacher(dict(type=_Parts, with_head=True), 't.py', ckpt)
 
 
 def test_teacher_built_from_its_checkpoint_ignores_pretraining_init_cfg(files):
@@ -195,9 +196,11 @@ def test_stage_arguments_are_checked(files):
     for bad in (0, True, 1.0):
         with pytest.raises(ValueError, match=rf'num_tokens must be an int >= 1, got {bad!r}'):
             distiller(stage=1, teacher=teacher, num_tokens=bad)
-    with pytest.raises(ValueError, match=r"stage 1 takes its network from the teacher config; remove \['head', "
-                                         r"'heatmap_distill'\]"):
-        distiller(stage=1, teacher=teacher, head=model_cfg()['head'], heatmap_distill=KD)
+    with pytest.raises(ValueError, match=r"stage 1 takes its network from the teacher config; remove \['backbone', "
+                                         r"'neck', 'head', 'knowledge_token', 'heatmap_distill'\]"):
+        distiller(stage=1, teacher=teacher, backbone={}, neck={}, head={}, knowledge_token={}, heatmap_distill=KD)
+    assert MODELS.build(dict(type='KnowledgeTokenDistiller', knowledge_token=dict(checkpoint=files['stage1']),
+                             **{k: v for k, v in model_cfg().items() if k != 'type'})).stage == 2  # the default
     student = model_cfg(embed=16)
     for missing in ('backbone', 'head'):
         with pytest.raises(ValueError, match='stage 2 trains a student: give its backbone and head'):
@@ -236,14 +239,26 @@ def test_token_key_and_equal_width_token(files, tmp_path):
     assert model.backbone.num_extra_tokens == 1
 
 
-def test_heatmap_gt_losses_without_accuracy():
+def test_heatmap_gt_losses_accuracy_counts_visible_keypoints_only():
+    """``acc_pose`` is mmpose's PCK over the keypoints of non-zero weight; ``compute_acc=False`` leaves it out, in
+    the distiller's loss too."""
     head = MODELS.build(model_cfg()['head']).eval()
-    feats = (torch.randn(2, 32, 8, 6), )
     _, samples = batch()
-    losses = heatmap_gt_losses(head, head.forward(feats), samples, dict(compute_acc=False))
-    assert set(losses) == {'loss_kpt'}
-    losses = heatmap_gt_losses(head, head.forward(feats), samples, {})
-    assert set(losses) == {'loss_kpt', 'acc_pose'} and 0 <= float(losses['acc_pose']) <= 1
+    gt = torch.stack([s.gt_fields.heatmaps for s in samples])
+    heatmaps = gt.clone()
+    heatmaps[:, 9:] = gt[:, 9:].roll(6, dims=-1)  # keypoints 9.. predicted elsewhere: wrong, but invisible
+    for s in samples:
+        s.gt_instance_labels.keypoint_weights[0, 9:] = 0
+    losses = heatmap_gt_losses(head, heatmaps, samples, {})
+    assert set(losses) == {'loss_kpt', 'acc_pose'} and float(losses['acc_pose']) == 1.0
+    assert set(heatmap_gt_losses(head, heatmaps, samples, dict(compute_acc=False))) == {'loss_kpt'}
+
+
+def test_train_cfg_reaches_the_ground_truth_loss(files):
+    for kd in (None, KD):
+        model = distiller(teacher=files['teacher'], knowledge_token=dict(checkpoint=files['stage1']),
+                          heatmap_distill=kd, train_cfg=dict(compute_acc=False))
+        assert 'acc_pose' not in model.loss(*batch()) and 'loss_kpt' in model.loss(*batch())
 
 
 def test_heatmap_distillation_with_keypoint_weights(files):
@@ -287,3 +302,83 @@ def test_conversions_without_a_teacher(files):
     model.double()
     assert model.knowledge_token.dtype == torch.float64 and model.teacher is None
     assert copy.deepcopy(model).token_proj.weight.dtype == torch.float64
+
+
+def test_a_neck_is_frozen_with_the_teacher_in_stage1_and_runs_in_stage2(files):
+    """Stage 1: the teacher's neck is part of the frozen teacher (eval mode under ``train()``); stage 2: the
+    student's neck runs between backbone and head (here it doubles the feature map, so the heatmaps double)."""
+    neck = dict(type='FeatureMapProcessor', scale_factor=2.0)
+    teacher = dict(files['teacher'], config=dict(model_cfg(), neck=neck))  # the neck has no weights
+    model = distiller(stage=1, teacher=teacher).train()
+    assert model.with_neck and not model.neck.training and not model.head.training
+    assert model.backbone.training is False and model.backbone.extra_tokens.requires_grad
+    model = distiller(knowledge_token=dict(checkpoint=files['stage1']), neck=neck)
+    with torch.no_grad():
+        assert model.eval()(batch()[0], None, mode='tensor').shape == (2, 17, 32, 24)
+
+
+def test_stage1_init_weights_keeps_the_teacher_checkpoint(files, tmp_path):
+    """The runner's ``init_weights()`` would re-draw the head (mmpose's Normal(0, 0.001) init) over the teacher's
+    trained weights: the frozen teacher is marked initialised. The checkpoint's weights here are far from any init."""
+    sd = torch.load(files['teacher']['checkpoint'])['state_dict']
+    sd = {k: torch.full_like(v, 0.5) if k.startswith('head.') and v.is_floating_point() else v for k, v in sd.items()}
+    torch.save({'state_dict': sd}, tmp_path / 'trained.pth')
+    model = distiller(stage=1, teacher=dict(config=model_cfg(), checkpoint=str(tmp_path / 'trained.pth')))
+    model.init_weights()
+    assert all((v == 0.5).all() for k, v in model.state_dict().items() if k.startswith('head.') and 'running' not in k
+               and 'num_batches' not in k)
+
+
+def test_heatmap_size_is_checked_only_with_heatmap_distillation(files):
+    """A teacher whose heatmaps are another size can still give its token's width check, not heatmap targets."""
+    teacher = dict(files['teacher'], config=model_cfg(heatmap=(24, 32)))  # same weights, another codec
+    token = dict(checkpoint=files['stage1'])
+    assert distiller(teacher=teacher, knowledge_token=token).teacher is not None
+    with pytest.raises(ValueError, match=r"heatmap size \(w, h\) \(24, 32\) vs the student's \(12, 16\)"):
+        distiller(teacher=teacher, knowledge_token=token, heatmap_distill=KD)
+
+
+def test_student_input_size_from_its_backbone_when_its_head_has_no_codec(files):
+    student = model_cfg(embed=16)
+    del student['head']['decoder']
+    teacher = dict(files['teacher'], config=model_cfg(img=(128, 96), heatmap=(24, 32)))
+    with pytest.raises(ValueError, match=r"input size \(w, h\) \(96, 128\) vs the student's \(48, 64\)"):
+        distiller(student=student, teacher=teacher, knowledge_token=dict(checkpoint=files['stage1']))
+
+
+def test_init_cfg_and_metainfo_reach_the_estimator(files):
+    """``init_cfg`` is applied by ``init_weights()``; ``metainfo`` becomes the estimator's (parsed) ``metainfo``."""
+    import mmpose
+    coco = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', '_base_', 'datasets', 'coco.py')
+    model = distiller(knowledge_token=dict(checkpoint=files['stage1']), metainfo=dict(from_file=coco),
+                      init_cfg=dict(type='Constant', layer='Linear', val=0.25, bias=0.))
+    model.init_weights()
+    assert (model.backbone.blocks[0].attn.qkv.weight == 0.25).all()
+    assert model.metainfo['dataset_name'] == 'coco' and model.metainfo['num_keypoints'] == 17
+
+
+def test_token_with_a_teacher_that_is_not_a_vit(files, tmp_path):
+    """A teacher without ``embed_dim`` (not a ViT) cannot be checked against the token's width: no check."""
+    teacher = _Parts(with_head=True)
+    torch.save({'state_dict': teacher.state_dict()}, tmp_path / 'parts.pth')
+    config = dict(type=_Parts, with_head=True, data_preprocessor=PREPROCESSOR)
+    model = distiller(teacher=dict(config=config, checkpoint=str(tmp_path / 'parts.pth')),
+                      knowledge_token=dict(checkpoint=files['stage1']))
+    assert isinstance(model.teacher, _Parts) and model.token_proj is not None
+
+
+class _MSEWithoutWeights(torch.nn.Module):
+    """A distillation loss with no ``use_target_weight`` attribute: it must be called without weights."""
+
+    def forward(self, output, target, weights=None):
+        assert weights is None
+        return ((output - target) ** 2).mean()
+
+
+def test_a_loss_without_use_target_weight_gets_no_weights(files):
+    model = distiller(teacher=files['teacher'], heatmap_distill=dict(type=_MSEWithoutWeights)).eval()
+    x, samples = batch()
+    with torch.no_grad():
+        losses = model.loss(x, samples)
+        student = model.head.forward(model.extract_feat(x))
+    torch.testing.assert_close(losses['loss_kd_heatmap'], ((student - model._teacher(x)) ** 2).mean())
