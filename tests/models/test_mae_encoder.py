@@ -167,19 +167,27 @@ def test_encoder_init_and_defaults_follow_mae(tmp_path):
 
 
 def test_masked_forward_with_gradient_checkpointing_is_the_same():
-    """``use_checkpoint`` recomputes the blocks in backward: same latent, same gradients; ``mask=False`` is the
-    plain forward."""
+    """``use_checkpoint`` recomputes the blocks in backward (each block runs twice per step, in training only):
+    same latent, same gradients; without it, or in eval mode, each block runs once. ``mask=False`` is the plain
+    forward."""
     torch.manual_seed(0)
     plain = ViTPoseMAE(**ARCH, mask_ratio=0.5).train()
     ckpt = ViTPoseMAE(**ARCH, mask_ratio=0.5, use_checkpoint=True).train()
     ckpt.load_state_dict(plain.state_dict())
     x = torch.randn(2, 3, 64, 48)
-    outs = []
+    outs, calls = [], []
     for model in (plain, ckpt):
+        count = [0]
+        model.blocks[0].register_forward_pre_hook(lambda *args, count=count: count.__setitem__(0, count[0] + 1))
         torch.manual_seed(1)
         latent, mask, ids = model(x)
         (latent ** 2).sum().backward()
         outs.append((latent, mask, ids, model.blocks[0].attn.qkv.weight.grad.clone()))
+        calls.append(count[0])
+        with torch.no_grad():
+            model.eval()(x)
+        calls.append(count[0])
+    assert calls == [1, 2, 2, 3]
     for a, b in zip(*outs):
         torch.testing.assert_close(a, b)
     with torch.no_grad():
@@ -213,3 +221,24 @@ def test_masking_follows_its_generator_and_the_input_dtype():
     assert torch.equal(kept, torch.gather(x, 1, keep.unsqueeze(-1).expand(-1, -1, 4)))
     assert torch.equal(mask, torch.ones(2, 12, dtype=torch.float64).scatter(1, keep, 0.))
     assert num_kept(12, 0) == 12 and num_kept(10, 0.25) == 8  # 7.5 rounds to 8
+    assert num_kept(4, 0.75) == 1  # one kept token is enough
+
+
+def test_decoder_options_reach_mmpretrain():
+    """Patch size, channels, heads and MLP ratio build the decoder they name; a grid side of 1 is a grid."""
+    decoder = ViTPoseMAEDecoder(grid=(1, 3), patch_size=8, in_chans=1, embed_dim=32, decoder_embed_dim=16,
+                                decoder_depth=1, decoder_num_heads=2, mlp_ratio=2)
+    assert decoder.decoder_pred.out_features == 8 * 8 * 1 and decoder.decoder_embed.in_features == 32
+    block = decoder.decoder_blocks[0]
+    assert block.attn.num_heads == 2 and block.ffn.layers[0][0].out_features == 32
+    assert decoder.decoder_pos_embed.shape == (1, 1 + 3, 16)
+
+
+def test_encoder_options_reach_the_vit(tmp_path):
+    """Patch size, MLP ratio, drop path, fused attention reach the ViT; a ratio that keeps one of 12 tokens (but
+    none of 9) is accepted for a 4x3 grid."""
+    mae = ViTPoseMAE(img_size=(32, 24), patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_ratio=2,
+                     drop_path_rate=0.2, fused_attn=False)
+    assert mae.patch_shape == (4, 3) and mae.blocks[0].mlp.fc1.out_features == 64
+    assert mae.blocks[1].drop_path.drop_prob == pytest.approx(0.2) and not mae.blocks[0].attn.fused_attn
+    assert ViTPoseMAE(**ARCH, mask_ratio=0.95)(torch.randn(1, 3, 64, 48))[0].shape == (1, 1 + 1, 32)
