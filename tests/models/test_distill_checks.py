@@ -382,3 +382,18 @@ def test_a_loss_without_use_target_weight_gets_no_weights(files):
         losses = model.loss(x, samples)
         student = model.head.forward(model.extract_feat(x))
     torch.testing.assert_close(losses['loss_kd_heatmap'], ((student - model._teacher(x)) ** 2).mean())
+
+
+def test_teacher_checkpoint_recording_another_grid_is_refused_not_resampled(files, tmp_path):
+    """Same number of patches, another grid (6x8 recorded, 8x6 built): refused, as another input size is, where
+    the package's loader would resample the position embedding (docstring: a teacher is never resampled)."""
+    ckpt = torch.load(files['teacher']['checkpoint'])
+    ckpt['meta']['vitpose_mm'] = dict(grid=[6, 8], patch_size=[8, 8])
+    torch.save(ckpt, tmp_path / 'transposed.pth')
+    with pytest.raises(ValueError, match=r'transposed.pth was made for another input size than the teacher config '
+                                         r't.py: it records a 6x8 patch grid, the config builds 8x6'):
+        build_teacher(model_cfg(), 't.py', str(tmp_path / 'transposed.pth'))
+    ckpt['meta']['vitpose_mm'] = dict(grid=[8, 6], patch_size=[8, 8])  # its own grid: loaded as it is
+    torch.save(ckpt, tmp_path / 'recorded.pth')
+    teacher = build_teacher(model_cfg(), 't.py', str(tmp_path / 'recorded.pth'))
+    assert torch.equal(teacher.backbone.pos_embed, ckpt['state_dict']['backbone.pos_embed'])

@@ -14,7 +14,8 @@ from mmengine.config import Config
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
-from vitpose_mm.checkpoints import CheckpointMismatchError, load_state_dict, read_checkpoint, state_dict_of
+from vitpose_mm.checkpoints import (CheckpointMismatchError, load_state_dict, read_checkpoint, recorded_grid,
+                                   state_dict_of)
 from vitpose_mm.utils import configs_dir
 
 TOKEN_KEY = 'backbone.extra_tokens'
@@ -123,6 +124,12 @@ def load_teacher_checkpoint(model: nn.Module, path: Optional[str], name: str,
     if pos in sd and pos in own and sd[pos].shape != own[pos].shape:
         raise ValueError(f'teacher checkpoint {path} was made for another input size than the teacher config '
                          f'{name}: {pos} {tuple(sd[pos].shape)} vs {tuple(own[pos].shape)}')
+    # the same number of patches on another grid (e.g. 6x8 for 8x6) would be resampled by load_state_dict
+    grid, model_grid = recorded_grid(ckpt), getattr(getattr(model, 'backbone', None), 'patch_shape', None)
+    if grid is not None and model_grid is not None and tuple(grid) != tuple(model_grid):
+        raise ValueError(f'teacher checkpoint {path} was made for another input size than the teacher config '
+                         f'{name}: it records a {grid[0]}x{grid[1]} patch grid, the config builds '
+                         f'{model_grid[0]}x{model_grid[1]}')
     try:
         load_state_dict(model, sd, path, ckpt, allow_missing=allow_missing, config=name)
     except CheckpointMismatchError as e:
