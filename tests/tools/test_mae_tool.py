@@ -89,3 +89,19 @@ def test_images_and_tiles_of_the_picture():
     assert (out[20 + 14:20 + 18, 0:3] == 20).all() and (out[20 + 14:20 + 18, 5:8] == 10).all()
     assert (out[18:20] == 255).all() and (out[:14] < 255).any() and (out[20:34] < 255).any()  # the labels
     assert tile([[a]], ['x'], gap=0).shape == (18, 3, 3)
+
+
+def test_reconstruction_without_norm_pix_is_the_decoder_prediction():
+    """Raw-pixel targets: the reconstruction is the decoder's prediction itself, as an image."""
+    from vitpose_mm.models.mae import unpatchify
+    model = _model()
+    model.head.norm_pix = False
+    x = torch.randn(1, 3, 128, 96)
+    torch.manual_seed(0)
+    out = reconstruct(model, x)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        latent, mask, ids_restore = model.backbone(x)
+        pred = model.neck(latent, ids_restore)
+    assert torch.equal(out['mask'], mask)
+    assert torch.equal(out['reconstruction'], unpatchify(pred, 16, (8, 6)))
