@@ -127,3 +127,13 @@ def test_gradient_checkpointing_recomputes_the_blocks_in_training_only():
     assert calls(checkpointed, train=True) == 2 * 2  # two blocks, each recomputed
     assert calls(checkpointed, train=False) == 2
     assert calls(ViTPoseMAE(**SMALL, mask_ratio=0.5), train=True) == 2
+
+
+def test_head_builds_its_loss_under_the_pose_scope(mmlogger_warnings):
+    """Under mmpose's default scope (a pose config ran before), the head still builds mmpretrain's pixel loss, from
+    mmpretrain's registry, without mmengine's "Failed to search registry" fallback warning."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        head = ViTPoseMAEHead(loss=dict(type='PixelReconstructionLoss', criterion='L2'))
+    assert type(head.loss_module).__name__ == 'PixelReconstructionLoss'
+    assert not [line for line in mmlogger_warnings if 'registry' in line]
