@@ -54,12 +54,12 @@ def test_defaults_are_mae_base():
     """Unconfigured, the encoder is MAE's ViT-B on ViTPose's 256x192 crops (768 channels, 12 blocks of 12 heads,
     qkv bias, 75% masking) and the decoder MAE's (768 -> 512 channels, 8 blocks of 16 heads, MLP ratio 4, LN eps
     1e-6, 16x16x3 pixels per patch), as He et al. sec. 4 and the official models_mae.py mae_vit_base_patch16."""
-    encoder = ViTPoseMAE()
+    with torch.device('meta'):  # shapes only: no memory, no initialisation time
+        encoder, decoder = ViTPoseMAE(), ViTPoseMAEDecoder()
     assert encoder.patch_shape == (16, 12) and encoder.pos_embed.shape[-1] == 768 and len(encoder.blocks) == 12
     attn = encoder.blocks[0].attn
     assert attn.num_heads == 12 and attn.qkv.bias is not None and encoder.mask_ratio == 0.75
     assert encoder.blocks[0].mlp.fc1.out_features == 3072
-    decoder = ViTPoseMAEDecoder()
     assert (decoder.decoder_embed.in_features, decoder.decoder_embed.out_features) == (768, 512)
     assert len(decoder.decoder_blocks) == 8 and decoder.decoder_pos_embed.shape == (1, 1 + 16 * 12, 512)
     block = decoder.decoder_blocks[0]
