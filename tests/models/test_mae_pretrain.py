@@ -100,6 +100,14 @@ def test_a_ratio_keeping_one_token():
         ViTPoseMAE(**SMALL, mask_ratio=0.97)
 
 
+def test_masked_forward_names_the_sizes_that_differ():
+    """The masked forward needs the grid its decoder positions were made for; the error gives both sizes and grids."""
+    encoder = ViTPoseMAE(**SMALL)
+    with pytest.raises(ValueError, match=r'input \(96, 48\) gives a 6x3 grid, but the model was built for '
+                                         r'img_size=\(64, 48\) \(4x3\)'):
+        encoder(torch.randn(1, 3, 96, 48))
+
+
 def test_gradient_checkpointing_recomputes_the_blocks_in_training_only():
     """With ``use_checkpoint`` the blocks of a training forward run again in backward (non-reentrant, so
     ``torch.autograd.grad`` works); in eval mode, or without the option, each block runs once."""
