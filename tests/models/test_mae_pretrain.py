@@ -78,7 +78,8 @@ def test_options_reach_the_encoder_and_decoder():
     assert abs(encoder.blocks[-1].drop_path.drop_prob - 0.1) < 1e-6 and not encoder.blocks[0].attn.fused_attn
     decoder = ViTPoseMAEDecoder(grid=(4, 3), patch_size=8, in_chans=1, embed_dim=32, decoder_embed_dim=16,
                                 decoder_depth=1, decoder_num_heads=4, mlp_ratio=2)
-    assert decoder.decoder_blocks[0].attn.num_heads == 4 and decoder.decoder_blocks[0].ffn.layers[0][0].out_features == 32
+    block = decoder.decoder_blocks[0]
+    assert block.attn.num_heads == 4 and block.ffn.layers[0][0].out_features == 32
     latent, _, ids_restore = encoder(torch.randn(2, 3, 32, 24))
     assert latent.shape == (2, 1 + 6, 32) and decoder(latent, ids_restore).shape == (2, 12, 8 * 8 * 1)
     # a side of one patch is a grid too
