@@ -92,17 +92,18 @@ def test_mmpose_simple_decoder_of_a_released_size():
 def test_hf_names_classic_decoder_and_experts():
     """HF names: encoder.layer.N blocks, position_embeddings with a class row, deconv1 = classic decoder."""
     sd = {'backbone.embeddings.position_embeddings': z(1, 49, 8),
-          'backbone.embeddings.patch_embeddings.projection.weight': z(8, 3, 8, 8),
+          'backbone.embeddings.patch_embeddings.projection.weight': z(8, 3, 8, 4),
           'head.deconv1.weight': z(8, 4, 4, 4), 'head.conv.weight': z(17, 4, 1, 1)}
     for i in range(3):
         sd[f'backbone.encoder.layer.{i}.layernorm_before.weight'] = z(8)
-    assert fields(describe_checkpoint(sd)) == ('pose', 'hf', 0, 1, 'classic', 8, 3, (8, 8), 48, None)
+    assert fields(describe_checkpoint(sd)) == ('pose', 'hf', 0, 1, 'classic', 8, 3, (8, 4), 48, None)
     text = describe_checkpoint(sd).describe()
-    assert '48 position rows' in text and 'as released' not in text and '8x8 patches' in text
+    assert text.endswith(', 48 position rows') and 'ViT (embed 8, depth 3, 8x4 patches)' in text
     del sd['head.deconv1.weight']
     for j in range(2):
         sd[f'backbone.encoder.layer.0.mlp.experts.{j}.weight'] = z(2, 8)
     assert fields(describe_checkpoint(sd))[:5] == ('vitpose+', 'hf', 2, 1, 'simple')
+    assert '2 experts and 1 heads (datasets coco, aic)' in describe_checkpoint(sd).describe()
 
 
 @pytest.mark.parametrize('cls_token, rows', [(True, 196), (False, 196)])
@@ -113,6 +114,18 @@ def test_mae_pretraining_weights(cls_token, rows):
     text = kind.describe()
     assert text.startswith('pre-training weights (e.g. MAE; no pose head) in the mae layout')
     assert f'{rows} position rows' in text and 'decoder' not in text
+
+
+def test_pretraining_by_layout_or_by_rows_without_a_pose_head():
+    """MAE blocks without position rows are still pre-training weights, and so is an MAE-layout file whose head is
+    named like HF's pose head (MAE has no pose head); position rows without a pose head in another layout too."""
+    no_rows = describe_checkpoint({'blocks.0.norm1.weight': z(4), 'blocks.1.norm1.weight': z(4)})
+    assert fields(no_rows) == ('pretrain', 'mae', 0, 0, None, None, 2, None, None, None)
+    conv_head = describe_checkpoint({**mae(), 'head.conv.weight': z(10, 16, 1, 1)})
+    assert fields(conv_head) == ('pretrain', 'mae', 0, 0, None, 16, 3, (16, 16), 196, None)
+    classifier = describe_checkpoint({'backbone.blocks.0.norm1.weight': z(8), 'backbone.pos_embed': z(1, 193, 8),
+                                      'keypoint_head.fc.weight': z(2, 8)})
+    assert fields(classifier) == ('pretrain', 'official', 0, 0, None, 8, 1, None, 192, None)
 
 
 def test_backbone_only_by_prefix_or_by_recorded_meta():
