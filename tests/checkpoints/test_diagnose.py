@@ -209,7 +209,9 @@ def test_vitpose_plus_fix_only_when_the_experts_differ():
     assert want in fix_for_kind(plus, 'w.pth', pose_model(num_expert=3, part_features=16), None)
     assert want in fix_for_kind(plus, 'w.pth', torch.nn.Linear(1, 1), None)  # no backbone
     assert fix_for_kind(plus, 'w.pth', pose_model(num_expert=6, part_features=16), None) is None
-    assert fix_for_kind(CheckpointKind('vitpose+', experts=0, heads=2), 'w.pth', pose_model(), None) is None
+    heads_only = CheckpointKind('vitpose+', experts=0, heads=2)
+    assert fix_for_kind(heads_only, 'w.pth', pose_model(), None) is None
+    assert fix_for_kind(heads_only, 'w.pth', torch.nn.Linear(1, 1), None) is None  # no backbone: no experts
 
 
 # ---- the fix for another architecture -------------------------------------------------------------------------
@@ -235,7 +237,13 @@ def test_fix_for_another_decoder_size_keypoints_or_experts():
     large = arch(embed_dim=1024, depth=24, num_heads=16, num_keypoints=None)
     assert fix_for_arch(large, classic, 'w.pth', None) == (
         'the checkpoint is another model size: use td-hm_ViTPose-large_8xb64-210e_coco-256x192.py')
-    assert 'another model size: use td-hm_ViTPose-base_8xb64' in fix_for_arch(tiny, classic, 'w.pth', None)
+    assert fix_for_arch(tiny, classic, 'w.pth', None) == (
+        'the checkpoint is another model size: use td-hm_ViTPose-base_8xb64-210e_coco-256x192.py --cfg-options '
+        'model.backbone.embed_dim=64 model.backbone.depth=2 optim_wrapper.paramwise_cfg.num_layers=2 '
+        'model.backbone.num_heads=4 model.head.in_channels=64')
+    large_simple = arch(embed_dim=1024, depth=24, num_heads=16, upsample=4)
+    assert 'use the matching config td-hm_ViTPose-large-simple_8xb64-210e_coco-256x192.py' in fix_for_arch(
+        large_simple, arch(embed_dim=1024, depth=24, num_heads=16), 'w.pth', None)
     assert 'another model size' in fix_for_arch(arch(depth=6), classic, 'w.pth', None)
     assert 'another model size' in fix_for_arch(arch(embed_dim=384), classic, 'w.pth', None)
     assert 'another model size' in fix_for_arch(classic, arch(num_keypoints=None, upsample=4, depth=6), 'w.pth', None)
