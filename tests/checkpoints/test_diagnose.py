@@ -300,6 +300,8 @@ def test_message_lines_and_the_cut_at_twelve_groups(monkeypatch):
     assert lines[7] == '  (every key: VITPOSE_MM_VERBOSE=1 or verbose=True)' and len(lines) == 8
     exactly = mismatch_message('w.pth', 'CK', 'MD', None, missing[:12]).splitlines()
     assert exactly[3] == '  12 missing in the checkpoint: ' + ', '.join(missing[:12])
+    thirteen = mismatch_message('w.pth', 'CK', 'MD', None, missing[:13]).splitlines()
+    assert thirteen[3] == '  13 missing in the checkpoint: ' + ', '.join(missing[:12]) + ' ... (1 more groups)'
     assert mismatch_message('w.pth', 'CK', 'MD', None).splitlines() == lines[:3]
 
 
