@@ -303,6 +303,10 @@ def test_message_lines_and_the_cut_at_twelve_groups(monkeypatch):
     thirteen = mismatch_message('w.pth', 'CK', 'MD', None, missing[:13]).splitlines()
     assert thirteen[3] == '  13 missing in the checkpoint: ' + ', '.join(missing[:12]) + ' ... (1 more groups)'
     assert mismatch_message('w.pth', 'CK', 'MD', None).splitlines() == lines[:3]
+    # the hint to list every key follows any key list: surplus keys only, or shape mismatches only
+    assert mismatch_message('w.pth', 'CK', 'MD', None, surplus=surplus).splitlines()[-1] == lines[7]
+    assert mismatch_message('w.pth', 'CK', 'MD', None, shapes=['k: checkpoint (1,) vs model (2,)']).splitlines()[
+        -1] == lines[7]
 
 
 @pytest.mark.parametrize('env, verbose, full', [(None, None, False), ('0', None, False), ('', None, False),
