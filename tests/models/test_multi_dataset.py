@@ -376,3 +376,31 @@ def test_predictions_without_heatmaps():
         assert 'pred_fields' in a and 'pred_fields' not in b
         assert b.pred_instances.keypoints.shape == (1, KEYPOINTS[name], 2)
         torch.testing.assert_close(b.pred_instances.keypoints, a.pred_instances.keypoints, rtol=0, atol=0)
+
+
+def test_two_experts_take_one_dataset_each_and_refuse_a_third():
+    """The default expert mapping at the smallest expert count: two heads on a 2-expert backbone get experts 0 and
+    1; a third head needs an explicit mapping."""
+    assert multi_model(heads=('coco', 'aic'), num_expert=2).experts == {'coco': 0, 'aic': 1}
+    with pytest.raises(ValueError, match='3 heads .* but the backbone has 2 experts'):
+        multi_model(heads=('coco', 'aic', 'mpii'), num_expert=2)
+
+
+def test_data_preprocessor_and_init_cfg_reach_the_model():
+    """The configured data preprocessor (mmpose's, with the ImageNet mean and std of the ViTPose configs) and the
+    model's ``init_cfg`` are the ones given, as in mmpose's TopdownPoseEstimator."""
+    pre = dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
+               bgr_to_rgb=True)
+    init = dict(type='Pretrained', checkpoint='whole_model.pth')
+    model = multi_model(data_preprocessor=pre, init_cfg=init)
+    assert type(model.data_preprocessor).__name__ == 'PoseDataPreprocessor'
+    assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx(pre['mean'])
+    assert model.data_preprocessor._channel_conversion
+    assert model.init_cfg == init
+
+
+def test_a_backbone_without_part_features_has_one_shared_expert():
+    """``num_expert`` counts only with ViTPose+ part features: a ViT built with num_expert=2 but part_features=0 has
+    plain MLPs, so every dataset maps to expert 0."""
+    model = multi_model(heads=('coco', 'aic'), num_expert=2, part_features=0)
+    assert model.num_expert == 1 and model.experts == {'coco': 0, 'aic': 0}
