@@ -1,7 +1,8 @@
 """Official ViTPose 0.x and ViTPose+ checkpoints: loaded directly or converted, they give the same numbers.
 
 The official state dicts are written in exactly the official key names, derived from vitpose_mm models by the
-inverse of the official key map (FACTS.md lists the names; the test pins them).
+inverse of the official key map (the names of the official mmpose/models/backbones/vit.py and
+topdown_heatmap_simple_head.py; the test pins them).
 """
 import numpy as np
 import pytest

@@ -51,7 +51,7 @@ def test_config_builds(path):
         published = dict(small=24e6, base=86e6, large=307e6, huge=632e6, giant=1.0e9)
         size = next(k for k in published if f'ViTPose-{k}' in path)
         assert sum(p.numel() for p in model.parameters()) == pytest.approx(published[size], rel=0.1)
-    if '6datasets' in path:  # the official ViTPose+ recipe and the released experts (FACTS.md)
+    if '6datasets' in path:  # the official ViTPose+ configs and the released experts' shapes
         size = next(k for k in ('small', 'base', 'large', 'huge') if f'plus-{k}' in path)
         assert bb.num_expert == 6 and bb.part_features == dict(small=96, base=192, large=256, huge=320)[size]
         assert cfg.optim_wrapper.optimizer.lr == 1e-3 and cfg.train_dataloader.batch_size == 128
@@ -88,7 +88,7 @@ PARTIAL = sorted(glob.glob(osp.join(ROOT, 'configs', 'partial_finetune', '*.py')
 
 
 def test_paper_flexibility_configs_are_all_there():
-    """Issue 9: seven attention rows, B/L/H at two resolutions, two partial fine-tunings; all top-down."""
+    """The paper's flexibility tables: seven attention rows, B/L/H at two resolutions, two partial fine-tunings; all top-down."""
     assert len(ATTENTION) == 7 and len(RESOLUTION) == 6 and len(PARTIAL) == 2
     for path in ATTENTION + RESOLUTION + PARTIAL:
         assert Config.fromfile(path).data_mode == 'topdown', path

@@ -1,4 +1,5 @@
-"""Window, shifted-window and pooling-window attention (issue 9) against references built by hand."""
+"""Window, shifted-window and pooling-window attention (the ViTPose paper's attention-type ablation) against
+references built by hand."""
 import itertools
 
 import pytest
