@@ -117,10 +117,10 @@ def test_grayscale_and_rgba_images_give_the_bgr_result(pose_model, img, tmp_path
 
 
 def test_unreadable_images_are_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match='image not found'):
+    with pytest.raises(FileNotFoundError, match='missing.jpg'):
         load_image(str(tmp_path / 'missing.jpg'))
     (tmp_path / 'bad.jpg').write_bytes(b'\xff\xd8 not really a jpeg')
-    with pytest.raises(ValueError, match='cannot decode image'):
+    with pytest.raises(ValueError, match='bad.jpg'):
         load_image(str(tmp_path / 'bad.jpg'))
     with pytest.raises(ValueError, match='shape'):
         load_image(np.zeros((4, 4, 2), np.uint8))
@@ -292,7 +292,7 @@ def test_keypoint_smoother_is_the_one_euro_filter():
 
 @pytest.mark.parametrize('fps', [0, -5])
 def test_keypoint_smoother_refuses_non_positive_fps(fps):
-    with pytest.raises(ValueError, match=f'fps must be positive, got {fps}'):
+    with pytest.raises(ValueError, match=f'fps.*{fps}'):
         KeypointSmoother(fps=fps)
     assert KeypointSmoother(fps=0.5).dt == 2.0
 
@@ -335,10 +335,9 @@ def test_xywh_hint_only_for_inverted_xyxy_boxes(pose_model, monkeypatch):
     est.select_boxes([[30, 30, 30, 80, 0.9]], (90, 120))  # zero width, not inverted
     est.select_boxes([[60, 50, -30, 40, 0.9]], (90, 120), 'xywh')  # inverted, but xywh already
     assert len(logged) == 3
-    assert logged[0].endswith("1 of them have x2 < x1 or y2 < y1: if the boxes are x, y, width, height, pass "
-                              "bbox_format='xywh'")
+    assert "bbox_format='xywh'" in logged[0] and '1 of them' in logged[0]
     for plain in logged[1:]:
-        assert plain == 'dropped 1 degenerate person box(es) (not finite, or under 1.0 px inside the 120x90 image)'
+        assert 'bbox_format' not in plain and '1 degenerate' in plain and '120x90' in plain
 
 
 def test_detector_gets_rgb_arrays_as_bgr(pose_model, detector, img, monkeypatch):
