@@ -79,7 +79,7 @@ def test_other_input_size_resamples_the_same_way_both_paths(tmp_path, capsys):
                                'td-hm_ViTPose-base_8xb64-210e_coco-256x192',
                                '--cfg-options', *[f'{k}={v}' for k, v in opts.items()]], capsys)
     assert code == 0, err
-    assert 'resampled from a 16x12 to the model\'s 24x18 grid' in out
+    assert any('resampled' in line and '16x12' in line and '24x18' in line for line in out.splitlines())
     pos = load_file(tmp_path / 'big.pth')['state_dict']['backbone.pos_embed']
     assert pos.shape == (1, 1 + 24 * 18, 64)
     torch.testing.assert_close(pos, direct.backbone.pos_embed.data, rtol=0, atol=0)
@@ -128,7 +128,7 @@ def test_official_vitpose_plus_picks_one_dataset(tmp_path, capsys):
 
     torch.save({'state_dict': official}, tmp_path / 'vitpose+.pth')
     code, _, err = run_tool([tmp_path / 'vitpose+.pth', tmp_path / 'x.pth'], capsys)
-    assert code == 1 and 'choose the dataset to keep' in err and 'wholebody' in err
+    assert code == 1 and '--dataset' in err and 'wholebody' in err
     assert not (tmp_path / 'x.pth').exists()
     code, out, err = run_tool([tmp_path / 'vitpose+.pth', tmp_path / 'aic.pth', '--dataset', 'aic'], capsys)
     assert code == 0, err
