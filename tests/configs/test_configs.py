@@ -22,14 +22,25 @@ def test_configs_found():
     assert len(LEAVES) >= 9
 
 
-@pytest.mark.parametrize('path', PLAIN, ids=[osp.basename(c) for c in PLAIN])
+def _shapes_only(path: str) -> bool:
+    """L, H and G: shapes only, no 300M+ random inits; the attention, resolution and partial fine-tuning variants of
+    ViTPose-B too (their forward passes are tested on small models in tests/models/test_vit_attention_variants.py;
+    the micro demo below is forwarded)."""
+    variant = any(f'/{d}/' in path for d in ('attention', 'resolution', 'partial_finetune')) and '/demo/' not in path
+    return any(size in path for size in ('large', 'huge', 'giant')) or variant
+
+
+def _full_size_on_cpu(path: str) -> bool:
+    """A ViT-S or ViT-B config built with real weights: 3-12 s of CPU each, so marked slow."""
+    return not _shapes_only(path) and '/demo/' not in path and 'pose-samples' not in path
+
+
+@pytest.mark.parametrize('path', [pytest.param(c, marks=pytest.mark.slow) if _full_size_on_cpu(c) else c
+                                  for c in PLAIN], ids=[osp.basename(c) for c in PLAIN])
 def test_config_builds(path):
     cfg = Config.fromfile(path)
     init_default_scope(cfg.default_scope)
-    # L, H and G: shapes only, no 300M+ random inits; the issue-9 variants of ViTPose-B too (their forward passes
-    # are tested on small models in tests/models/test_vit_attention_variants.py; the micro demo below is forwarded)
-    variant = any(f'/{d}/' in path for d in ('attention', 'resolution', 'partial_finetune')) and '/demo/' not in path
-    big = any(size in path for size in ('large', 'huge', 'giant')) or variant
+    big = _shapes_only(path)
     with torch.device('meta' if big else 'cpu'):
         model = MODELS.build(cfg.model)
     multi = type(model).__name__ == 'MultiDatasetTopdownPoseEstimator'
