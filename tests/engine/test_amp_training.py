@@ -22,7 +22,7 @@ def test_autocast_wrapper_runs_the_forward_in_bf16():
     wrapper = AutocastOptimWrapper(optimizer=torch.optim.SGD(layer.parameters(), lr=0.1))
     with wrapper.optim_context(layer):
         assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
-    with pytest.raises(ValueError, match="dtype must be 'bfloat16', got 'float16'.*AmpOptimWrapper"):
+    with pytest.raises(ValueError, match="'bfloat16'.*'float16'.*AmpOptimWrapper"):
         AutocastOptimWrapper(dtype='float16', optimizer=torch.optim.SGD(layer.parameters(), lr=0.1))
 
 
@@ -32,5 +32,5 @@ def test_amp_flag_without_cuda_is_bf16_autocast():
     set_amp(cfg)
     assert cfg.optim_wrapper.type == 'AutocastOptimWrapper' and cfg.optim_wrapper.dtype == 'bfloat16'
     cfg.optim_wrapper.update(type='OptimWrapper', dtype='float16')
-    with pytest.raises(ValueError, match='float16 mixed precision, which needs CUDA'):
+    with pytest.raises(ValueError, match='--amp.*float16.*CUDA'):
         set_amp(cfg)
