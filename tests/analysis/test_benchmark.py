@@ -95,6 +95,7 @@ def test_keypoint_displacement_between_two_dumps(tmp_path):
     assert d['count'] == 3 and d['mean'] == pytest.approx(2.0) and d['max'] == 5.0 and d['median'] == 1.0
 
 
+@pytest.mark.slow  # an ONNX export, about 14 s of CPU
 def test_onnxruntime_row_computes_the_vitpose_mm_row_heatmaps(monkeypatch):
     """The onnxruntime row exports the model the vitpose_mm row builds (here a tiny one) and gives its heatmaps."""
     from vitpose_mm.analysis import benchmark

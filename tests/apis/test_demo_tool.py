@@ -72,6 +72,7 @@ def test_unreadable_single_input_is_a_clear_error(ckpts, tmp_path):
         run(ckpts, tmp_path / 'empty', tmp_path / 'out')
 
 
+@pytest.mark.slow  # an mmdet detector, about 6 s of CPU
 def test_image_with_an_mmdet_detector(ckpts, tmp_path):
     cv2.imwrite(str(tmp_path / '000000000042.jpg'), scene())
     summary = run(ckpts, tmp_path / '000000000042.jpg', tmp_path / 'out', '--draw-bbox', detector=True)
@@ -98,6 +99,7 @@ def write_video(path, frames, corrupt=None):
         path.write_bytes(bytes(data))
 
 
+@pytest.mark.slow  # about 18 s of CPU
 def test_video_streams_with_stable_track_ids_past_a_corrupt_frame(ckpts, tmp_path):
     write_video(tmp_path / 'walk.avi', [scene()] * 6, corrupt=2)
     summary = run(ckpts, tmp_path / 'walk.avi', tmp_path / 'out', '--smooth', detector=True)
@@ -119,6 +121,7 @@ def test_video_streams_with_stable_track_ids_past_a_corrupt_frame(ckpts, tmp_pat
     assert ok and frame.shape == (120, 160, 3)
 
 
+@pytest.mark.slow  # about 5 s of CPU
 def test_bbox_file_on_the_coco_samples(ckpts, samples_dir, tmp_path):
     coco = osp.join(samples_dir, 'coco')
     folder = tmp_path / 'imgs'

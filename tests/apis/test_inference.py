@@ -77,6 +77,7 @@ def test_no_people_is_an_empty_result(pose_model, detector, img):
     assert PoseEstimator(pose_model, detector, det_cat_id=1)(img) == []  # a person-only detector: no label 1
 
 
+@pytest.mark.slow  # an mmdet detector, about 6 s of CPU
 def test_real_mmdet_detector_boxes_are_selected_and_estimated(pose_model, detector, img):
     from mmdet.apis import inference_detector
     from mmpose.evaluation.functional import nms
@@ -100,6 +101,7 @@ def test_real_mmdet_detector_boxes_are_selected_and_estimated(pose_model, detect
         assert p.keypoints.shape == (17, 2) and p.bbox_score == pytest.approx(1 / (1 + np.exp(-3.0)))
 
 
+@pytest.mark.slow  # about 5 s of CPU
 def test_grayscale_and_rgba_images_give_the_bgr_result(pose_model, img, tmp_path):
     estimator = PoseEstimator(pose_model)
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
@@ -340,6 +342,7 @@ def test_xywh_hint_only_for_inverted_xyxy_boxes(pose_model, monkeypatch):
         assert 'bbox_format' not in plain and '1 degenerate' in plain and '120x90' in plain
 
 
+@pytest.mark.slow  # an mmdet detector, about 4 s of CPU
 def test_detector_gets_rgb_arrays_as_bgr(pose_model, detector, img, monkeypatch):
     """detect(img, channel_order='rgb') hands mmdet the BGR image (what its pipeline expects)."""
     import mmdet.apis

@@ -96,6 +96,7 @@ def moe_reference(dataset: str, backbone_sd=None):
     return model
 
 
+@pytest.mark.slow  # about 4 s of CPU
 def test_official_vitpose_plus_picks_one_dataset(tmp_path, capsys):
     coco = moe_reference('coco')
     models = {name: moe_reference(name, coco.backbone.state_dict()) for name in DATASETS}

@@ -45,6 +45,7 @@ def tiny_config(path, base: str, model: str) -> str:
 
 
 @pytest.mark.parametrize('dataset, skeleton_link', [('ap10k', ('Neck', 'Root of tail'))])
+@pytest.mark.slow  # the tool on a ViTPose+ model, about 4 s of CPU per case
 def test_tool_exports_one_dataset_with_its_dataset_meta(tmp_path, capsys, dataset, skeleton_link):
     import sys
     sys.path.insert(0, osp.join(ROOT, 'tools'))
