@@ -85,3 +85,21 @@ def test_vitpose_plus_animal_val_sets_keep_every_species():
     animals = [d for d in cfg.val_dataloader.dataset.datasets if 'ap10k' in d.ann_file or 'apt36k' in d.data_root]
     assert len(animals) == 2
     assert all(d.type == 'BoxFileAP10KDataset' and d.bbox_cat_ids is None for d in animals)
+
+
+def test_person_records_load_as_mmpose_loads_them(samples_dir):
+    """On COCO's own detection file the package's loader gives mmpose 1.3.2's data, record for record."""
+    import numpy as np
+    init_default_scope('mmpose')
+    common = dict(data_root=osp.join(samples_dir, 'coco'), ann_file='test_coco.json', data_prefix=dict(img=''),
+                  bbox_file=osp.join(samples_dir, 'coco', 'test_coco_det_AP_H_56.json'), test_mode=True, pipeline=[])
+    ours, theirs = (DATASETS.build(dict(type=t, **common)) for t in ('BoxFileCocoDataset', 'CocoDataset'))
+    assert len(ours) == len(theirs) > 0
+    for i in range(len(ours)):
+        a, b = ours.get_data_info(i), theirs.get_data_info(i)
+        assert set(a) == set(b)
+        for key in a:
+            if isinstance(a[key], np.ndarray):
+                np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+            else:
+                assert a[key] == b[key], key

@@ -10,7 +10,6 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import RUNNERS, init_default_scope
 from mmengine.runner import Runner
-from mmpose.registry import EVALUATORS
 
 from conftest import ROOT
 from vitpose_mm.engine.launch import build_test_config
