@@ -98,3 +98,17 @@ def test_fast_path_and_autocast_wrapper_follow_the_decision(native, monkeypatch)
     line = [r for r in records if 'bf16 autocast on the CPU' in r.getMessage()]
     assert len(line) == 1 and f'native bfloat16 {"yes" if native else "no"}' in line[0].getMessage()
     assert line[0].levelno == (logging.INFO if native else logging.WARNING)
+
+
+def test_benchmark_report_prints_the_cpu_beside_the_matmul_rates():
+    from test_benchmark import results
+
+    from vitpose_mm.analysis.benchmark_report import markdown
+    from vitpose_mm.analysis.benchmark_run import cpu_summary
+    summary = cpu_summary()
+    assert summary['native_bf16'] is native_bf16().native and set(summary['flags']) <= hardware.cpu_flags()
+    res = dict(results(), cpu=dict(flags=['avx2', 'avx512f', 'avx512_bf16'], torch_capability='AVX512',
+                                   native_bf16=True, bf16_reason='CPU flags avx512_bf16'))
+    text = markdown(res)
+    assert 'CPU flags: avx2 avx512f avx512_bf16; torch dispatch AVX512; native bf16: yes' in text
+    assert text.index('CPU flags') > text.index('float32 170 GFLOP/s')  # right under the matmul rates
