@@ -10,6 +10,7 @@ from vitpose_mm.engine.optim_wrappers import AutocastOptimWrapper
 from tiny_train import DEMO_CFG, overfit_tiny_model
 
 
+@pytest.mark.slow  # trains a model; bf16 is emulated on CPUs without native bf16
 def test_bf16_autocast_training_lowers_the_loss(tmp_path):
     model, _, losses = overfit_tiny_model(tmp_path / 'synthetic', steps=20, amp_dtype='bfloat16')
     assert model.backbone.pos_embed.dtype == torch.float32  # fp32 master weights, bf16 compute
