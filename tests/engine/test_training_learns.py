@@ -7,6 +7,7 @@ blocks, a lost loss weight) leaves the loss where it started.
 """
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
