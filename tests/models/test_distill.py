@@ -392,7 +392,7 @@ def _mim(*args, cwd):
 
 @pytest.mark.slow
 def test_mim_train_distillation_then_test_the_extracted_student(tmp_path):
-    from vitpose_mm.datasets import generate_synthetic_coco
+    from vitpose_mm.synthetic import generate_synthetic_coco
     data = tmp_path / 'data'
     generate_synthetic_coco(data, num_train=8, num_val=4, seed=0)
     demo = osp.join(ROOT, 'configs', 'distill', 'demo')

@@ -12,7 +12,7 @@ from mmpretrain.registry import MODELS
 import vitpose_mm.models.mae  # noqa: F401
 from conftest import ROOT, load_tool
 from vitpose_mm.checkpoints import grid_record
-from vitpose_mm.datasets import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 from vitpose_mm.models.mae import patchify
 from vitpose_mm.models.mae.reconstruct import reconstruct
 
