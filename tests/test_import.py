@@ -27,6 +27,8 @@ import torch
 import torch.nn.modules.module as torch_module
 import torch.optim.optimizer as torch_optimizer
 from mmengine.dist import utils as dist_utils
+# the stack vitpose_mm builds on first: importing torch.distributed.tensor (mmengine's runner) adds torch's own globals
+import mmengine.runner, mmpose.apis, mmpose.datasets, mmpose.engine, mmpose.evaluation, mmpose.models  # noqa
 
 mmengine_init = dist_utils._init_dist_pytorch
 safe_globals = set(torch.serialization.get_safe_globals())
