@@ -69,6 +69,8 @@ def warn_unrouted_training(num_expert: int, default_dataset: int) -> None:
 
 
 def _few(t: torch.Tensor, n: int = 8) -> str:
+    if t.device.type != 'cpu':
+        return f'a {tuple(t.shape)} tensor on {t.device}'
     values = t.reshape(-1)[:n].tolist()
     return f'{values}{" ..." if t.numel() > n else ""}'
 
