@@ -68,8 +68,8 @@ class CheckpointMixin:
             loaded = load_checkpoint(model, filename, config=getattr(self.cfg, 'filename', None),
                                      dataset_meta=_config_dataset_meta(self.cfg, mode), **options)
         self.logger.info(f'Load checkpoint from {filename}')
-        train_meta = getattr(self.train_dataloader.dataset, 'metainfo', None) if mode == 'train' else None
-        return from_plain(loaded.checkpoint, train_meta)  # what mmengine's resume expects
+        train_set = getattr(getattr(self, 'train_dataloader', None), 'dataset', None) if mode == 'train' else None
+        return from_plain(loaded.checkpoint, getattr(train_set, 'metainfo', None))  # what mmengine's resume expects
 
     def _run_mode(self) -> str:
         """'train', 'test' or 'val': which of mmengine's ``train()``/``test()``/``val()`` is loading (each builds its
