@@ -44,7 +44,8 @@ optimizer.step()
 print(json.dumps(dict(
     init_dist_pytorch=[dist_utils._init_dist_pytorch is mmengine_init, dist_utils._init_dist_pytorch.__module__],
     safe_globals_added=sorted(map(repr, set(torch.serialization.get_safe_globals()) - safe_globals)),
-    optimizer_hooks=[len(torch_optimizer._global_optimizer_pre_hooks), len(torch_optimizer._global_optimizer_post_hooks)],
+    optimizer_hooks=[len(torch_optimizer._global_optimizer_pre_hooks),
+                     len(torch_optimizer._global_optimizer_post_hooks)],
     module_hooks_added={k: len(v) - module_hooks[k] for k, v in vars(torch_module).items() if k in module_hooks
                         and len(v) != module_hooks[k]},
     modules=sorted(m for m in sys.modules if m.split('.')[0] == 'vitpose_mm'))))

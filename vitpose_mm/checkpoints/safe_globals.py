@@ -1,8 +1,8 @@
 """Let ``torch.load(weights_only=True)`` (the default since torch 2.6) read the checkpoints mmengine's runner writes,
 only while this package's loader reads a file (never process-wide).
 
-mmengine 0.10.7 stores its ``MessageHub`` state in a checkpoint's ``message_hub``: ``HistoryBuffer`` objects holding numpy arrays, numpy
-scalars, and -- through ``HistoryBuffer.__getstate__`` -- its statistics methods, pickled as
+mmengine 0.10.7 stores its ``MessageHub`` state in a checkpoint's ``message_hub``: ``HistoryBuffer`` objects holding
+numpy arrays, numpy scalars, and -- through ``HistoryBuffer.__getstate__`` -- its statistics methods, pickled as
 ``getattr(HistoryBuffer, 'mean')``. Under torch >= 2.6 such checkpoints fail to load in ``--resume`` and ``test``
 ("Weights only load failed"). Instead of making every ``torch.load`` unsafe, the few plain-data types involved are
 allow-listed, and ``getattr`` is allowed only as a restricted stand-in that can fetch nothing but those statistics
