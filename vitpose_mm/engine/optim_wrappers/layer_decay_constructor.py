@@ -25,8 +25,9 @@ class ViTPoseLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     The model's backbone is this package's ``ViT`` (``get_layer_depth(name) -> (layer_id, max_layer_id)``, full
     parameter names, ``no_weight_decay() -> set of names``) or mmpretrain's ``VisionTransformer`` (mmpose's own
     ViTPose configs: its ``get_layer_depth`` returns ``max_layer_id + 1``; the groups then equal mmpose 1.3.2's
-    ``LayerDecayOptimWrapperConstructor``'s, ``pos_embed`` without weight decay); any other backbone is refused. A parameter's lr is ``lr * layer_decay_rate ** (max_layer_id - layer_id)``; parameters outside the
-    backbone (the head) get scale 1. 1-D parameters (biases, norms) and the names from ``no_weight_decay()`` and
+    ``LayerDecayOptimWrapperConstructor``'s, ``pos_embed`` without weight decay); any other backbone is refused.
+    A parameter's lr is ``lr * layer_decay_rate ** (max_layer_id - layer_id)``; parameters outside the backbone (the
+    head) get scale 1. 1-D parameters (biases, norms) and the names from ``no_weight_decay()`` and
     ``no_decay_names`` get weight decay 0, the rest ``optimizer.weight_decay``. One param group per
     (layer id, decay or not), each carrying ``lr``, ``weight_decay``, ``lr_scale`` and ``group_name``.
 
