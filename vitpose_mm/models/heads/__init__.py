@@ -1,3 +1,4 @@
+from .associative_embedding_training import AssociativeEmbeddingHeatmapLoss, AssociativeEmbeddingTargets
 from .topdown_heatmap_simple_head import TopdownHeatmapSimpleHead
 
-__all__ = ['TopdownHeatmapSimpleHead']
+__all__ = ['TopdownHeatmapSimpleHead', 'AssociativeEmbeddingHeatmapLoss', 'AssociativeEmbeddingTargets']
