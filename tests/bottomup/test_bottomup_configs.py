@@ -16,7 +16,7 @@ from vitpose_mm.models import ViT
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'bottomup', '**', '*.py'), recursive=True))
 COCO = [c for c in CONFIGS if '512x512' in c]
 DEMO = [c for c in CONFIGS if '/demo/' in c]
-HEADS = dict(dekr='DEKRHead', cid='CIDHead', bottomup='AssociativeEmbeddingHead')
+HEADS = dict(dekr='DEKRHead', cid='CIDHead', bottomup='TrainableAssociativeEmbeddingHead')
 
 
 def test_configs_found():

@@ -93,7 +93,8 @@ def test_two_person_dekr_target_decodes_to_both_people_within_a_pixel(tmp_path):
     with torch.no_grad():
         heatmaps, displacements = model(model.data_preprocessor(data)['inputs'], None, mode='tensor')
     # the target the head should output: mmpose's SPR encoding of the two people, at the head's output size
-    codec = KEYPOINT_CODECS.build(dict(cfg.model.head.decoder, input_size=(w_in, h_in), heatmap_size=(w_in // 4, h_in // 4)))
+    codec = KEYPOINT_CODECS.build(dict(cfg.model.head.decoder, input_size=(w_in, h_in),
+                                       heatmap_size=(w_in // 4, h_in // 4)))
     in_input = (people - center + 0.5 * scale) / scale * np.array([w_in, h_in])
     target = codec.encode(in_input, np.ones(people.shape[:2]))
     hm, disp = torch.from_numpy(target['heatmaps']), torch.from_numpy(target['displacements'])
@@ -216,3 +217,30 @@ def test_ae_targets_are_packed_and_the_heatmap_loss_ignores_instance_weights():
     torch.testing.assert_close(loss(out, target, three_instances, mask), expected)
     with pytest.raises(ValueError, match='use_target_weight'):
         MODELS.build(dict(type='AssociativeEmbeddingHeatmapLoss', use_target_weight=True))
+
+
+def test_two_person_ae_target_decodes_without_flip_test(tmp_path):
+    """The demo's head (associative embedding, no flip test): the codec's heatmaps of the two people and one tag
+    value per person are grouped into the two people, each keypoint within 1.25 heatmap pixels (a heatmap pixel is 4
+    input pixels, about 8 image pixels here): the codec draws each Gaussian at the nearest whole heatmap pixel (up
+    to half a pixel off) and the decoder shifts peaks by ``decode_center_shift=0.5`` pixel."""
+    cfg, model = demo_model()
+    people = two_people()
+    img_path = str(tmp_path / 'two.png')
+    cv2.imwrite(img_path, np.full((250, 330, 3), 127, np.uint8))
+    sample = Compose(cfg.val_pipeline)(dict(img_path=img_path, id=0, img_id=0, flip_indices=list(range(17))))
+    meta = sample['data_samples'].metainfo
+    w_in, h_in = meta['input_size']
+    center, scale = np.asarray(meta['input_center']), np.asarray(meta['input_scale'])
+    in_input = (people - center + 0.5 * scale) / scale * np.array([w_in, h_in])
+    codec = KEYPOINT_CODECS.build(dict(cfg.codec, input_size=(w_in, h_in), heatmap_size=(w_in // 4, h_in // 4)))
+    hm = torch.from_numpy(codec.encode(in_input, np.ones(people.shape[:2]))['heatmaps'])
+    tags = torch.zeros_like(hm)
+    tags[..., w_in // 8:] = 2.  # the second person stands in the right half of the image
+    with mock.patch.object(type(model.head), 'forward', lambda self, feats: (hm[None], tags[None])):
+        with torch.no_grad():
+            pred = model.test_step(pseudo_collate([sample]))[0].pred_instances
+    assert len(pred.keypoints) == 2
+    order = np.argsort(pred.keypoints[:, 0, 0])
+    heatmap_pixel = 4 * scale[0] / w_in  # in image pixels
+    np.testing.assert_allclose(pred.keypoints[order], people, atol=1.25 * heatmap_pixel)

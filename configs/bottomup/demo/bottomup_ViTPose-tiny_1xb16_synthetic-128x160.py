@@ -53,7 +53,7 @@ model = dict(
         drop_path_rate=0.05),
     neck=dict(type='DeconvUpsampleNeck', in_channels=192, out_channels=(128, 128), kernel_sizes=(4, 4)),
     head=dict(
-        type='AssociativeEmbeddingHead',
+        type='TrainableAssociativeEmbeddingHead',  # mmpose's head, its test without flip fixed (see its file)
         in_channels=128,
         num_keypoints=17,
         tag_dim=1,
