@@ -26,7 +26,8 @@ def test_bottomup_demo_model_loss_falls(tmp_path):
     cfg.merge_from_dict({'model.backbone.embed_dim': 64, 'model.backbone.depth': 2, 'model.backbone.num_heads': 4,
                          'model.backbone.drop_path_rate': 0., 'model.neck.in_channels': 64,
                          'optim_wrapper.paramwise_cfg.num_layers': 2})
-    pipeline = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] != 'BottomupRandomAffine']
+    pipeline = [dict(t, shift_prob=0., scale_prob=0., rotate_prob=0.) if t['type'] == 'BottomupRandomAffine' else t
+                for t in cfg.train_dataloader.dataset.pipeline]  # no random shift, scale or rotation
     init_default_scope('mmpose')
     ds_cfg = cfg.train_dataloader.dataset
     ds_cfg.update(data_root=data['root'], ann_file=data['train']['ann_file'], data_prefix=dict(img='train/'),
