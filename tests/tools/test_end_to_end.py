@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from vitpose_mm.datasets import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 
 pytestmark = pytest.mark.slow  # every test runs tools/train.py, tools/test.py or mim in a subprocess
 

@@ -29,6 +29,8 @@ from mmpose.models.utils import check_and_update_config
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptMultiConfig, SampleList
 
+from ..backbones.expert_index import check_expert_indices
+
 
 @MODELS.register_module()
 class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
@@ -54,6 +56,8 @@ class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
             sample without ``dataset_name``, of a dataset without a head (KeyError), or whose keypoint count
             differs from its head's.
     """
+
+    head_keypoints_arg = 'out_channels'  # the head argument that is its keypoint count
 
     def __init__(self,
                  backbone: ConfigType,
@@ -140,16 +144,19 @@ class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
                                  'PackPoseInputs meta_keys')
             head = self.head_of(name)
             count = _keypoint_count(sample)
-            expected = self.heads[head].out_channels
+            expected = getattr(self.heads[head], self.head_keypoints_arg)
             if count is not None and count != expected:
                 raise ValueError(f'dataset {name!r} has {count} keypoints per instance but its head {head!r} '
-                                 f'predicts {expected} (out_channels); set heads.{head}.out_channels={count}')
+                                 f'predicts {expected} ({self.head_keypoints_arg}); set '
+                                 f'heads.{head}.{self.head_keypoints_arg}={count}')
             names.append(name)
         order = {n: i for i, n in enumerate(self.heads)}
         groups: 'OrderedDict[str, Tensor]' = OrderedDict()
         for name in sorted(set(names), key=lambda n: (order[self.head_of(n)], n)):
             groups[name] = torch.tensor([i for i, n in enumerate(names) if n == name], device=device)
-        source = torch.tensor([self.experts[self.head_of(n)] for n in names], dtype=torch.long, device=device)
+        experts = [self.experts[self.head_of(n)] for n in names]
+        check_expert_indices(experts, self.num_expert)  # here, on the host: the backbone does not read them back
+        source = torch.tensor(experts, dtype=torch.long, device=device)
         return groups, source
 
     def extract_feat(self, inputs: Tensor, dataset_source: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
