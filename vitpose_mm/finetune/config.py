@@ -289,9 +289,9 @@ def add_dataset_config(cfg: Config, *, name: str, num_keypoints: int, metainfo_f
     if flip:
         notes.append('the start config flips: the new dataset\'s flip pairs come from its metainfo file')
     set_schedule(cfg, num_instances, epochs, False, notes)
-    for key in ('val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator'):
-        if cfg.get(key):
-            _absolute_paths(cfg[key])
+    top = {key: cfg[key] for key in cfg.keys()}
+    _absolute_paths(top)
+    cfg.merge_from_dict({k: v for k, v in top.items() if isinstance(v, str)})
     cfg.runner_type = cfg.get('runner_type', 'ViTPoseRunner')
     cfg.load_from, cfg.resume, cfg.work_dir = load_from, False, work_dir
     return cfg, notes

@@ -117,7 +117,7 @@ def init_plain(start: Start, cfg, names: Sequence[str]) -> Tuple[Dict[str, torch
     except (KeyError, AssertionError, FileNotFoundError):
         config_meta = None
     src, src_names, notes = load_source(start.model_cfg, start.checkpoint, start.dataset, config_meta)
-    target = build_model(cfg.model)
+    target = build_model(cfg.model, init_heads=True)
     sd, carry_notes = carry_weights(src, src_names, target, list(names))
     return sd, notes + carry_notes
 
@@ -153,7 +153,7 @@ def init_added_dataset(start: Start, cfg, name: str, names: Sequence[str]) -> Tu
     metas = head_metas(start.cfg)
     heads = list(old.heads)
     from_head, shared = closest_head(metas, names, heads)
-    target = build_model(cfg.model)
+    target = build_model(cfg.model, init_heads=True)
     sd, notes = append_expert_and_head(old.state_dict(), target, name, from_head,
                                        keypoint_names(metas.get(from_head)), list(names))
     return sd, [f'{from_head} is the closest dataset ({shared} shared keypoint names)'] + notes

@@ -27,13 +27,17 @@ FINAL_LAYER = 'head.final_layer.'
 _EXPERT = re.compile(r'^(backbone\.blocks\.\d+\.mlp\.experts)\.(\d+)\.(weight|bias)$')
 
 
-def build_model(model_cfg: dict) -> nn.Module:
-    """Build a pose model from its config in mmpose's scope, initialised (``init_weights``) as a run starts."""
+def build_model(model_cfg: dict, init_heads: bool = False) -> nn.Module:
+    """Build a pose model from its config in mmpose's scope; with ``init_heads`` its head(s) get their
+    ``init_cfg`` initialisation (std 0.001 for the heatmap heads' convolutions), as when a run starts."""
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
     init_default_scope('mmpose')
     model = MODELS.build(copy.deepcopy(model_cfg))
-    model.init_weights()
+    if init_heads:
+        heads = model.heads.values() if hasattr(model, 'heads') else [model.head]
+        for head in heads:
+            head.init_weights()
     return model
 
 
