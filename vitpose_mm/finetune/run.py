@@ -9,6 +9,7 @@ Files in the work dir (nothing is written before every check passed; each file i
 - ``init_weights.pth``: the starting weights carried into the new model (``load_from``);
 - ``finetune_run.json``: what the run was made from (its identity; a different run is refused) and the notes.
 """
+import copy
 import json
 import os
 import os.path as osp
@@ -142,7 +143,7 @@ def prepare(args: FinetuneArgs) -> dict:
                   num_instances=train.num_instances, use_area=train.has_area and (val is None or val.has_area),
                   epochs=args.epochs, work_dir=osp.abspath(args.work_dir))
     init = osp.abspath(osp.join(args.work_dir, INIT_WEIGHTS))
-    parsed = parse_pose_metainfo(copy_info(info))
+    parsed = parse_pose_metainfo(copy.deepcopy(info))
     if args.add_dataset:
         from .config import add_dataset_config
         from .start import init_added_dataset
@@ -164,11 +165,6 @@ def prepare(args: FinetuneArgs) -> dict:
     for note in plan['notes']:
         logger.info(f'finetune: {note}')
     return plan
-
-
-def copy_info(info: dict) -> dict:
-    import copy
-    return copy.deepcopy(info)
 
 
 def write(plan: dict) -> str:
