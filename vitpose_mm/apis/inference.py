@@ -16,6 +16,7 @@ from mmengine.logging import print_log
 from mmpose.apis import inference_topdown, init_model
 from mmpose.evaluation.functional import nms
 
+from ..checkpoints import load_checkpoint
 from ..models.pose_estimators.fast_inference import enable_fast_inference, fast_inference_options
 from ..utils import find_config
 from .boxes import COCO_PERSON_ID, BoxCounts, as_boxes, drop_degenerate_boxes
@@ -122,7 +123,6 @@ class PoseEstimator:
         if pose_checkpoint is None:
             print_log('no pose checkpoint given: the pose model has random weights', 'current', logging.WARNING)
         else:
-            from vitpose_mm.checkpoints import load_checkpoint
             if not osp.exists(pose_checkpoint) and '://' not in pose_checkpoint:
                 raise FileNotFoundError(f'pose checkpoint not found: {pose_checkpoint}')
             # a checkpoint of another dataset than the config's (an AP-10K model in a COCO config) is only warned
