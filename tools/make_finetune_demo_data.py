@@ -24,7 +24,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from vitpose_mm.datasets import generate_synthetic_coco
+    from vitpose_mm.synthetic import generate_synthetic_coco
     from vitpose_mm.finetune.synthetic import relabel_coco_to_upper_body
     try:
         result = generate_synthetic_coco(args.out_dir, num_train=args.num_train, num_val=args.num_val,

@@ -26,7 +26,7 @@ FAST = {'train_dataloader.batch_size': 4, 'train_dataloader.num_workers': 0,
 
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
-    from vitpose_mm.datasets import generate_synthetic_coco
+    from vitpose_mm.synthetic import generate_synthetic_coco
     root = tmp_path_factory.mktemp('upper')
     result = generate_synthetic_coco(str(root), num_train=3, num_val=2, width=128, height=96, seed=5)
     paths = {}

@@ -48,7 +48,7 @@ def check_model(cfg: Config, source: str) -> None:
     """
     model = cfg.model
     kind = model.get('type')
-    if kind not in ('TopdownPoseEstimator', 'MultiDatasetTopdownPoseEstimator'):
+    if not _is_topdown(kind):
         raise FinetuneError(source, f'model type {kind!r}: fine-tuning takes top-down ViTPose models',
                             'start from a ViTPose config (configs/coco, configs/demo, configs/vitpose_plus)',
                             record='model.type')
@@ -56,7 +56,7 @@ def check_model(cfg: Config, source: str) -> None:
     if backbone.get('type') != 'ViT':
         raise FinetuneError(source, f'backbone {backbone.get("type")!r} is not ViTPose\'s ViT',
                             'start from a ViTPose config', record='model.backbone.type')
-    heads = list(model.heads.values()) if kind != 'TopdownPoseEstimator' else [model.head]
+    heads = list(model.heads.values()) if 'heads' in model else [model.head]
     for head in heads:
         if head.get('type') not in HEADS:
             raise FinetuneError(source, f'head {head.get("type")!r} is not a heatmap head {HEADS}',
@@ -74,6 +74,16 @@ def check_model(cfg: Config, source: str) -> None:
             raise FinetuneError(source, f'the codec\'s input_size (w, h) {tuple(codec["input_size"])} is not the '
                                 f'backbone\'s img_size (h, w) {size}', 'make them agree (--cfg-options)',
                                 record='model.head.decoder.input_size')
+
+
+def _is_topdown(kind) -> bool:
+    """``kind`` names mmpose's ``TopdownPoseEstimator`` or a registered subclass of it."""
+    from mmengine.registry import init_default_scope
+    from mmpose.models.pose_estimators import TopdownPoseEstimator
+    from mmpose.registry import MODELS
+    init_default_scope('mmpose')
+    cls = MODELS.get(kind) if isinstance(kind, str) else None
+    return isinstance(cls, type) and issubclass(cls, TopdownPoseEstimator)
 
 
 def _pipeline(dataset: dict) -> list:

@@ -1,6 +1,6 @@
 """A keypoint set that is not COCO's, for the fine-tuning demo: synthetic people relabelled as a 9-keypoint upper body.
 
-:func:`relabel_coco_to_upper_body` turns COCO-17 annotations (e.g. of :func:`vitpose_mm.datasets.generate_synthetic_coco`)
+:func:`relabel_coco_to_upper_body` turns COCO-17 annotations (e.g. of :func:`vitpose_mm.synthetic.generate_synthetic_coco`)
 into :data:`UPPER_BODY_KEYPOINTS`, in another order and with other names than COCO's:
 
 - ``head``: the mean of the labelled face points (nose, eyes, ears); visible when any of them is;
