@@ -71,6 +71,11 @@ def main(argv=None):
                             work_dir=args.work_dir, launcher=args.launcher, out=args.out, show_dir=args.show_dir,
                             kpt_thr=args.kpt_thr, src_grid=args.src_grid, verbose=args.verbose,
                             precision=args.precision, compile=args.compile)
+    from vitpose_mm.utils import check_model_types
+    try:
+        check_model_types(cfg)  # a head or codec the installed mmpose lacks: named, with the mmpose version
+    except ValueError as e:
+        raise SystemExit(f'error: {e}')
     try:
         run_test(cfg, onnx_model)
     except CheckpointMismatchError as e:  # what the checkpoint is and the fix, without a traceback

@@ -6,6 +6,8 @@ from typing import Dict, List
 
 import numpy as np
 
+from .people import people_markdown
+
 MB = 2**20
 
 
@@ -90,6 +92,7 @@ def markdown(results: dict, command: str = '') -> str:
                   '| size | precision | people | ms per person |', '|---|---|---|---|']
         lines += [f"| {r['size']} | {r['precision']} | {r['people']} | {r['ms_per_person']:,.0f} |"
                   for r in results['people']]
+    lines += people_markdown(results.get('people_bottomup') or [])
     lines += ['', 'Peak memory: CUDA, the allocator\'s peak above the weights; CPU, torch\'s own allocations during '
               'one call replayed from torch.profiler\'s memory events (activations and workspaces; weights and inputs '
               'excluded; memory allocated outside torch, e.g. by oneDNN, is not seen). GFLOP/s: images/s x FLOPs per '
@@ -99,7 +102,9 @@ def markdown(results: dict, command: str = '') -> str:
 
 
 def chart(results: dict, path: str) -> None:
-    """Bar chart of images/s at the throughput batch, one bar per row, grouped by size."""
+    """Bar chart of images/s at the throughput batch, one bar per row, grouped by size (nothing without rows)."""
+    if not results['inference']:
+        return
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -127,6 +132,8 @@ def write_report(results: dict, out_dir: str, command: str = '') -> Dict[str, st
     with open(paths['md'], 'w') as f:
         f.write(markdown(results, command))
     chart(results, paths['png'])
+    if not osp.isfile(paths['png']):
+        del paths['png']
     return paths
 
 

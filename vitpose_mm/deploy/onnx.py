@@ -62,12 +62,17 @@ class HeatmapGraph(nn.Module):
         return self.model(x.to(self.dtype), None, mode='tensor').float()
 
 
-def export_metadata(source: ExportSource, precision: str, config: str, checkpoint: Optional[str]) -> Dict[str, Any]:
-    """The :mod:`.metadata` entry of an export of ``source``."""
+def export_metadata(source: ExportSource, precision: str, config: str, checkpoint: Optional[str],
+                    dynamic_size: bool = True) -> Dict[str, Any]:
+    """The :mod:`.metadata` entry of an export of ``source`` (``dynamic_size``: bottom-up, H and W not fixed)."""
     w, h = source.input_size
     codec = source.codec
+    extra = {}
+    if source.data_mode == 'bottomup':  # every head output, the head config its predict is rebuilt from
+        extra = dict(data_mode='bottomup', outputs=list(source.output_names), head=source.head,
+                     dynamic_size=dynamic_size)
     return dict(
-        format=md.FORMAT, input=INPUT_NAME, output=OUTPUT_NAME, precision=precision,
+        **extra, format=md.FORMAT, input=INPUT_NAME, output=source.output_names[0], precision=precision,
         input_size=[w, h], heatmap_size=list(codec.get('heatmap_size', (w // 4, h // 4))),
         data_preprocessor=source.data_preprocessor, codec=codec,
         test_cfg={k: source.test_cfg[k] for k in ('flip_test', 'flip_mode', 'shift_heatmap') if k in source.test_cfg},
@@ -77,7 +82,7 @@ def export_metadata(source: ExportSource, precision: str, config: str, checkpoin
 
 
 def export_onnx(source: ExportSource, out: str, precision: str = 'fp32', batch: int = 2,
-                meta: Optional[Dict[str, Any]] = None, opset: Optional[int] = None) -> str:
+                meta: Optional[Dict[str, Any]] = None, opset: Optional[int] = None, dynamic_size: bool = True) -> str:
     """Write ``source.model`` to ``out`` as ONNX with a dynamic batch axis and the metadata ``meta``.
 
     Args:
@@ -88,22 +93,30 @@ def export_onnx(source: ExportSource, out: str, precision: str = 'fp32', batch: 
         batch: the example batch size traced (any size runs afterwards; 2 so that no size-1 axis is specialised).
         meta: the metadata entry (default: :func:`export_metadata` without config and checkpoint names).
         opset: ONNX opset (default: the exporter's).
+        dynamic_size: bottom-up sources: height and width stay symbolic (multiples of the ``BottomupResize``
+            ``size_factor``); False fixes them at the codec's input size. Top-down crops are always fixed.
 
     Returns:
         ``out``. Raises ValueError for a precision or batch that is not accepted.
     """
     if batch < 2:
         raise ValueError(f'batch must be >= 2 (a traced batch of 1 may be specialised), got {batch}')
-    graph = HeatmapGraph(source.model, precision).eval()
     w, h = source.input_size
     example = torch.randn(batch, 3, h, w)
-    meta = meta if meta is not None else export_metadata(source, precision, '', None)
+    if source.data_mode == 'bottomup':
+        from .bottomup import BottomupGraph, dynamic_shapes
+        graph = BottomupGraph(source.model, precision).eval()
+        shapes = dynamic_shapes(source.test_pipeline, dynamic_size)
+    else:
+        graph = HeatmapGraph(source.model, precision).eval()
+        shapes = {'x': {0: torch.export.Dim('batch')}}
+    meta = meta if meta is not None else export_metadata(source, precision, '', None, dynamic_size)
     out = osp.abspath(os.fspath(out))
     os.makedirs(osp.dirname(out), exist_ok=True)
     with torch.no_grad():
         program = torch.onnx.export(
-            graph, (example, ), None, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamo=True,
-            dynamic_shapes={'x': {0: torch.export.Dim('batch')}}, opset_version=opset, verbose=False)
+            graph, (example, ), None, input_names=[INPUT_NAME], output_names=list(source.output_names),
+            dynamo=True, dynamic_shapes=shapes, opset_version=opset, verbose=False)
     program.model.metadata_props[md.METADATA_KEY] = md.encode(meta)
     try:  # over 2 GB (ViTPose-H fp32) the weights go to OUT.data beside it
         if precision == 'int8':
