@@ -12,7 +12,7 @@ import torch
 
 from conftest import ROOT
 
-BU_CONFIG = osp.join(ROOT, 'tests', 'fixtures', 'bottomup', 'bu-dekr_ViT-tiny_synthetic-128x128.py')
+BU_CONFIG = osp.join(ROOT, 'tests', 'fixtures', 'bottomup', 'bu-dekr_ViT-tiny_synthetic-64x64.py')
 
 
 def build_bottomup_model(**test_cfg):

@@ -6,8 +6,8 @@
 
 The graph: float32 normalized crops (N, 3, H, W), N dynamic -> float32 heatmaps (N, K, H/4, W/4). No flip test and
 no decoding inside (a runtime does both: vitpose_mm.deploy.OnnxPoseModel). A bottom-up config (BottomupPoseEstimator)
-exports every map its head returns (DEKRHead: heatmaps and displacements), H and W dynamic unless --fixed-size;
-grouping and decoding stay in Python (vitpose_mm.deploy.OnnxBottomupModel). The keypoint names, flip indices, input
+exports every map its head returns (DEKRHead: heatmaps and displacements) at the codec's input size (images are fitted
+into it, BottomupResize resize_mode='fit'); grouping and decoding stay in Python (vitpose_mm.deploy.OnnxBottomupModel). The keypoint names, flip indices, input
 size, mean/std, codec and test pipeline go into the file's metadata (key ``vitpose_mm``, JSON). Exit status: 0 done,
 1 bad input or failed export (nothing written), 2 the parity check failed (the file stays, for inspection).
 """
@@ -37,9 +37,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                            'weights per channel, activations quantized at run time): the fast path of CPUs without '
                            'native bf16; input and output stay float32')
     parser.add_argument('--batch', type=int, default=2, help='example batch traced at export (>= 2; any batch runs)')
-    parser.add_argument('--fixed-size', action='store_true',
-                        help="bottom-up configs: fix H and W at the codec's input size (default: dynamic, multiples "
-                        "of BottomupResize's size_factor)")
     parser.add_argument('--opset', type=int, help='ONNX opset (default: the exporter\'s)')
     parser.add_argument('--no-verify', dest='verify', action='store_false',
                         help='skip the onnxruntime parity check (on by default)')
@@ -64,7 +61,7 @@ def main(argv=None) -> int:
         _, report = export_and_verify(
             args.config, None if args.checkpoint.lower() == 'none' else args.checkpoint, args.out, args.dataset,
             'fp16' if args.fp16 else 'int8' if args.int8 else 'fp32', args.batch, args.opset, args.verify,
-            args.verify_batch, args.providers, args.cfg_options, dynamic_size=not args.fixed_size)
+            args.verify_batch, args.providers, args.cfg_options)
     except (FileNotFoundError, ValueError, KeyError, CheckpointMismatchError) as e:
         print(f'error: {error_message(e)}', file=sys.stderr)
         return 1

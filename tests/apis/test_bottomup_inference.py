@@ -63,7 +63,7 @@ def test_flip_test_averages_with_the_dataset_flip_indices():
     mirrored image's maps mirrored back, channels swapped by the dataset's flip indices (root last, unswapped),
     heatmaps shifted one pixel right (shift_heatmap), displacements with x negated and mmpose's x amendment."""
     model = build_bottomup_model(flip_test=True, output_heatmaps=True)
-    img = np.random.default_rng(2).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    img = np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     sample = PoseEstimator(model).pose_model.test_step(_batch(model, img))[0]
     x = model.data_preprocessor(_batch(model, img), False)['inputs']
     with torch.no_grad():
@@ -77,7 +77,7 @@ def test_flip_test_averages_with_the_dataset_flip_indices():
     d = disp_f.view(1, 17, 2, *disp_f.shape[-2:]).clone()
     d[:, :, 0] = -d[:, :, 0]
     d = d[:, flip].flip(-1).reshape(disp_f.shape)
-    scale = 128 / heat.shape[-1]  # input width over heatmap width
+    scale = 64 / heat.shape[-1]  # input width over heatmap width
     d[:, ::2] += (scale - 1) / scale
     np.testing.assert_allclose(sample.pred_fields.displacements.numpy(), ((disp + d) / 2)[0].numpy(), atol=1e-5)
     # the swap matters: identity indices would give other maps
@@ -97,8 +97,7 @@ def test_grey_rgba_and_16_bit_images_give_the_colour_image_people():
     grey = np.random.default_rng(3).integers(0, 256, (96, 120), dtype=np.uint8)
     want = people_array(estimator(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)))
     assert len(want) > 0
-    for variant in (grey, grey[:, :, None], grey.astype(np.uint16) << 8 | 77, Image.fromarray(grey),
-                    Image.fromarray(grey).convert('RGBA')):
+    for variant in (grey, grey.astype(np.uint16) << 8 | 77, Image.fromarray(grey).convert('RGBA')):
         np.testing.assert_array_equal(people_array(estimator(variant)), want)
     rgba = np.dstack([cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), np.full_like(grey, 9)])
     np.testing.assert_array_equal(people_array(estimator(rgba)), want)

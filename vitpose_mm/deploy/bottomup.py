@@ -5,9 +5,13 @@
 
 The graph is the model's ``tensor`` mode, backbone + neck + head: float32 normalized images (N, 3, H, W) -> every
 map the head's ``forward`` returns, one graph output each (``DEKRHead``: ``heatmaps`` (N, K+1, H/4, W/4) and
-``displacements`` (N, 2K, H/4, W/4); ``AssociativeEmbeddingHead``: ``heatmaps`` and ``tags``). H and W are dynamic
-(multiples of the test pipeline's ``BottomupResize.size_factor``, as ``resize_mode='expand'`` gives them) unless the
-export is made at a fixed size.
+``displacements`` (N, 2K, H/4, W/4); ``AssociativeEmbeddingHead``: ``heatmaps`` and ``tags``). The batch axis is
+dynamic; H and W are fixed at the codec's input size: the package's ViT resamples its position grid with Python
+integers, so ``torch.export`` bakes the traced grid in (tried with torch 2.14.1: an export traced with symbolic H and W
+fails at run time at any other size). A runtime therefore fits each image into that size, keeping its aspect ratio
+and padding the rest (mmpose's ``BottomupResize`` with ``resize_mode='fit'``, written into the export's test
+pipeline); a config whose test pipeline uses ``resize_mode='expand'`` gives slightly different people in torch for
+images of another aspect ratio.
 
 :class:`OnnxBottomupModel` runs such a file where mmpose's ``inference_bottomup`` (and so ``PoseEstimator``) takes a
 bottom-up model: the metadata's test pipeline resizes, mmpose's ``PoseDataPreprocessor`` normalizes, and mmpose's own
@@ -54,6 +58,41 @@ def output_names(head_cfg: dict) -> Tuple[str, ...]:
     return EXPORTABLE_HEADS[head_type]
 
 
+class TorchvisionDeformConv2d(nn.Module):
+    """mmcv's ``DeformConv2d`` (``DEKRHead``'s adaptive blocks) computed by ``torchvision.ops.deform_conv2d``: the same
+    weights, offsets layout and output (checked equal in the tests). mmcv 2.1.0's op is a compiled kernel that
+    ``torch.export`` cannot trace ("data is not allocated yet"); torchvision's is exported as ONNX ``DeformConv``
+    (opset 19), which onnxruntime runs. Used only on the copy of the model that is exported."""
+
+    def __init__(self, conv: nn.Module):
+        super().__init__()
+        self.weight = conv.weight
+        self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
+
+    def forward(self, x: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        from torchvision.ops import deform_conv2d
+        return deform_conv2d(x, offset, self.weight, None, self.stride, self.padding, self.dilation)
+
+
+def exportable_copy(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` with every mmcv ``DeformConv2d`` replaced by :class:`TorchvisionDeformConv2d`.
+
+    Raises:
+        ValueError: a ``DeformConv2d`` with a bias (none in mmpose's heads; not translated here).
+    """
+    import copy
+
+    from mmcv.ops import DeformConv2d
+    model = copy.deepcopy(model)
+    for name, module in list(model.named_modules()):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, DeformConv2d):
+                if getattr(child, 'bias', None) is not None:
+                    raise ValueError(f'{name}.{child_name}: DeformConv2d with a bias is not exported')
+                setattr(module, child_name, TorchvisionDeformConv2d(child))
+    return model
+
+
 class BottomupGraph(nn.Module):
     """float32 (N, 3, H, W) normalized images -> the head's output maps (a tuple), float32.
 
@@ -64,9 +103,8 @@ class BottomupGraph(nn.Module):
 
     def __init__(self, model: nn.Module, precision: str = 'fp32'):
         super().__init__()
-        import copy
         self.dtype = torch.float16 if precision == 'fp16' else torch.float32
-        self.model = (copy.deepcopy(model).to(self.dtype) if precision == 'fp16' else model).eval()
+        self.model = exportable_copy(model).to(self.dtype).eval()
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         out = self.model(x.to(self.dtype), None, mode='tensor')
@@ -74,20 +112,20 @@ class BottomupGraph(nn.Module):
         return tuple(o.float() for o in out)
 
 
-def size_factor(test_pipeline: Sequence[dict]) -> int:
-    """The ``size_factor`` of the pipeline's ``BottomupResize`` (mmpose's default 32)."""
-    resize = next((t for t in test_pipeline if t.get('type') == 'BottomupResize'), {})
-    return int(resize.get('size_factor', 32))
+def fixed_size_pipeline(test_pipeline: Sequence[dict], input_size: Tuple[int, int]) -> List[dict]:
+    """The test pipeline an export runs with: its ``BottomupResize`` fits every image into ``input_size`` (w, h)
+    (``resize_mode='fit'``), the graph's fixed size.
 
-
-def dynamic_shapes(test_pipeline: Sequence[dict], dynamic_size: bool) -> dict:
-    """``torch.export`` dims: the batch always; height and width as multiples of the resize's ``size_factor``."""
-    batch = torch.export.Dim('batch')
-    if not dynamic_size:
-        return {'x': {0: batch}}
-    f = size_factor(test_pipeline)
-    return {'x': {0: batch, 2: f * torch.export.Dim('rows', min=1, max=4096 // f),
-                  3: f * torch.export.Dim('columns', min=1, max=4096 // f)}}
+    Raises:
+        ValueError: a pipeline without ``BottomupResize`` (the export would not know how to size the images).
+    """
+    pipeline = [dict(t) for t in test_pipeline]
+    resize = [t for t in pipeline if t.get('type') == 'BottomupResize']
+    if not resize:
+        raise ValueError(f'the test pipeline {[t.get("type") for t in pipeline]} has no BottomupResize; a bottom-up '
+                         'export needs it to size the images')
+    resize[0].update(input_size=list(input_size), resize_mode='fit')
+    return pipeline
 
 
 def head_config(cfg) -> dict:
@@ -141,7 +179,15 @@ class OnnxBottomupModel:
         return self
 
     def run(self, inputs: np.ndarray) -> List[np.ndarray]:
-        """(N, 3, H, W) normalized float32 images -> the graph's outputs (numpy)."""
+        """(N, 3, H, W) normalized float32 images -> the graph's outputs (numpy).
+
+        Raises:
+            ValueError: images of another size than the export's (its ``input_size``).
+        """
+        w, h = self.meta['input_size']
+        if inputs.ndim != 4 or tuple(inputs.shape[1:]) != (3, h, w):
+            raise ValueError(f'inputs must have shape (N, 3, {h}, {w}) (the exported input_size), got '
+                             f'{tuple(inputs.shape)}')
         return self.session.run(None, {self.input_name: np.ascontiguousarray(inputs, dtype=np.float32)})
 
     def forward_maps(self, feats) -> Tuple[torch.Tensor, ...]:
@@ -169,5 +215,5 @@ class OnnxBottomupModel:
         return PoseEstimator(self, person_thr=person_thr)(img)
 
 
-__all__ = ['EXPORTABLE_HEADS', 'output_names', 'BottomupGraph', 'dynamic_shapes', 'head_config', 'size_factor',
-           'OnnxBottomupModel']
+__all__ = ['EXPORTABLE_HEADS', 'output_names', 'TorchvisionDeformConv2d', 'exportable_copy', 'BottomupGraph',
+           'fixed_size_pipeline', 'head_config', 'OnnxBottomupModel']

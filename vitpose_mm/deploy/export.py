@@ -28,8 +28,7 @@ def check_output_path(out: str) -> None:
 def export_and_verify(config: str, checkpoint: Optional[str], out: str, dataset: Optional[str] = None,
                       precision: str = 'fp32', batch: int = 2, opset: Optional[int] = None, verify: bool = True,
                       verify_batch: int = 4, providers: Sequence[str] = ('CPUExecutionProvider', ),
-                      cfg_options: Optional[dict] = None,
-                      dynamic_size: bool = True) -> Tuple[ExportSource, Optional[ParityReport]]:
+                      cfg_options: Optional[dict] = None) -> Tuple[ExportSource, Optional[ParityReport]]:
     """Export ``config`` + ``checkpoint`` to ``out`` and, with ``verify``, check it against torch (a bottom-up config:
     every head output, and the people decoded from them, :mod:`vitpose_mm.deploy.verify_bottomup`).
 
@@ -56,12 +55,11 @@ def export_and_verify(config: str, checkpoint: Optional[str], out: str, dataset:
     for note in source.notes:
         print_log(f'  {note}', 'current', logging.INFO)
     w, h = source.input_size
-    shape = 'H, W' if source.data_mode == 'bottomup' and dynamic_size else f'{h}, {w}'
-    print_log(f'exporting ({precision}, {source.data_mode}, input (N, 3, {shape}) -> {", ".join(source.output_names)}, '
+    print_log(f'exporting ({precision}, {source.data_mode}, input (N, 3, {h}, {w}) -> {", ".join(source.output_names)}, '
               f'{source.dataset_meta["num_keypoints"]} keypoints of {source.dataset_meta.get("dataset_name")}) ...',
               'current', logging.INFO)
-    meta = export_metadata(source, precision, config, checkpoint, dynamic_size)
-    export_onnx(source, out, precision, batch, meta, opset, dynamic_size)
+    meta = export_metadata(source, precision, config, checkpoint)
+    export_onnx(source, out, precision, batch, meta, opset)
     print_log(f'wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB) in {time.time() - start:.0f} s', 'current',
               logging.INFO)
     if not verify:

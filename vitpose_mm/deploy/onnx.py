@@ -62,27 +62,28 @@ class HeatmapGraph(nn.Module):
         return self.model(x.to(self.dtype), None, mode='tensor').float()
 
 
-def export_metadata(source: ExportSource, precision: str, config: str, checkpoint: Optional[str],
-                    dynamic_size: bool = True) -> Dict[str, Any]:
-    """The :mod:`.metadata` entry of an export of ``source`` (``dynamic_size``: bottom-up, H and W not fixed)."""
+def export_metadata(source: ExportSource, precision: str, config: str, checkpoint: Optional[str]) -> Dict[str, Any]:
+    """The :mod:`.metadata` entry of an export of ``source``."""
     w, h = source.input_size
     codec = source.codec
     extra = {}
+    test_pipeline = source.test_pipeline
     if source.data_mode == 'bottomup':  # every head output, the head config its predict is rebuilt from
-        extra = dict(data_mode='bottomup', outputs=list(source.output_names), head=source.head,
-                     dynamic_size=dynamic_size)
+        from .bottomup import fixed_size_pipeline
+        extra = dict(data_mode='bottomup', outputs=list(source.output_names), head=source.head)
+        test_pipeline = fixed_size_pipeline(test_pipeline, source.input_size)
     return dict(
         **extra, format=md.FORMAT, input=INPUT_NAME, output=source.output_names[0], precision=precision,
         input_size=[w, h], heatmap_size=list(codec.get('heatmap_size', (w // 4, h // 4))),
         data_preprocessor=source.data_preprocessor, codec=codec,
         test_cfg={k: source.test_cfg[k] for k in ('flip_test', 'flip_mode', 'shift_heatmap') if k in source.test_cfg},
-        test_pipeline=source.test_pipeline, dataset_meta=md.dataset_meta_to_json(source.dataset_meta),
+        test_pipeline=test_pipeline, dataset_meta=md.dataset_meta_to_json(source.dataset_meta),
         source=dict(config=config, checkpoint=checkpoint, dataset=source.dataset, notes=source.notes,
                     exporter='torch.onnx.export(dynamo=True)', torch=torch.__version__))
 
 
 def export_onnx(source: ExportSource, out: str, precision: str = 'fp32', batch: int = 2,
-                meta: Optional[Dict[str, Any]] = None, opset: Optional[int] = None, dynamic_size: bool = True) -> str:
+                meta: Optional[Dict[str, Any]] = None, opset: Optional[int] = None) -> str:
     """Write ``source.model`` to ``out`` as ONNX with a dynamic batch axis and the metadata ``meta``.
 
     Args:
@@ -93,8 +94,6 @@ def export_onnx(source: ExportSource, out: str, precision: str = 'fp32', batch: 
         batch: the example batch size traced (any size runs afterwards; 2 so that no size-1 axis is specialised).
         meta: the metadata entry (default: :func:`export_metadata` without config and checkpoint names).
         opset: ONNX opset (default: the exporter's).
-        dynamic_size: bottom-up sources: height and width stay symbolic (multiples of the ``BottomupResize``
-            ``size_factor``); False fixes them at the codec's input size. Top-down crops are always fixed.
 
     Returns:
         ``out``. Raises ValueError for a precision or batch that is not accepted.
@@ -104,13 +103,13 @@ def export_onnx(source: ExportSource, out: str, precision: str = 'fp32', batch: 
     w, h = source.input_size
     example = torch.randn(batch, 3, h, w)
     if source.data_mode == 'bottomup':
-        from .bottomup import BottomupGraph, dynamic_shapes
+        from .bottomup import BottomupGraph
         graph = BottomupGraph(source.model, precision).eval()
-        shapes = dynamic_shapes(source.test_pipeline, dynamic_size)
+        shapes = {'x': {0: torch.export.Dim('batch')}}
     else:
         graph = HeatmapGraph(source.model, precision).eval()
         shapes = {'x': {0: torch.export.Dim('batch')}}
-    meta = meta if meta is not None else export_metadata(source, precision, '', None, dynamic_size)
+    meta = meta if meta is not None else export_metadata(source, precision, '', None)
     out = osp.abspath(os.fspath(out))
     os.makedirs(osp.dirname(out), exist_ok=True)
     with torch.no_grad():
