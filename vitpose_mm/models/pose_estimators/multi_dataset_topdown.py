@@ -55,6 +55,8 @@ class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
             differs from its head's.
     """
 
+    head_keypoints_arg = 'out_channels'  # the head argument that is its keypoint count
+
     def __init__(self,
                  backbone: ConfigType,
                  heads: Dict[str, ConfigType],
@@ -140,10 +142,11 @@ class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
                                  'PackPoseInputs meta_keys')
             head = self.head_of(name)
             count = _keypoint_count(sample)
-            expected = self.heads[head].out_channels
+            expected = getattr(self.heads[head], self.head_keypoints_arg)
             if count is not None and count != expected:
                 raise ValueError(f'dataset {name!r} has {count} keypoints per instance but its head {head!r} '
-                                 f'predicts {expected} (out_channels); set heads.{head}.out_channels={count}')
+                                 f'predicts {expected} ({self.head_keypoints_arg}); set '
+                                 f'heads.{head}.{self.head_keypoints_arg}={count}')
             names.append(name)
         order = {n: i for i, n in enumerate(self.heads)}
         groups: 'OrderedDict[str, Tensor]' = OrderedDict()

@@ -1,0 +1,133 @@
+# Bottom-up demo, DEKR head: the tiny ViT of the top-down demo (192 channels, 6 blocks, 16x16 patches) on whole
+# 320x256 synthetic images (a 16x20 patch grid), ViTPose's classic decoder as a 1/16 -> 1/4 neck, mmpose's DEKRHead
+# with the SPR codec (disentangled keypoint regression: a root heatmap per person and a displacement per keypoint).
+# Trained from scratch on `python tools/make_synthetic_data.py data/synthetic`; no boxes at training or test time.
+# Recipe: mmpose configs/body_2d_keypoint/dekr/coco/dekr_hrnet-w32_8xb10-140e_coco-512x512.py (codec, head, losses,
+# pipelines, metric) with the optimizer of the top-down demo (AdamW, cosine); mmpose's COCO rescore net is left
+# out (it is trained on COCO poses, as mmpose's config says). No horizontal flip (neither augmentation nor flip
+# test): the synthetic people wear their side as a colour. Everything is in this one file.
+custom_imports = dict(imports=['vitpose_mm'], allow_failed_imports=False)
+default_scope = 'mmpose'
+runner_type = 'ViTPoseRunner'
+
+# ---- schedule ---------------------------------------------------------------------------------------------
+max_epochs = 12
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
+val_cfg = dict()
+test_cfg = dict()
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    constructor='ViTPoseLayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(num_layers=6, layer_decay_rate=1.0),  # from scratch: no decay
+    clip_grad=dict(max_norm=1., norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', begin=0, end=100, start_factor=0.01, by_epoch=False),
+    dict(type='CosineAnnealingLR', begin=0, end=max_epochs, T_max=max_epochs, eta_min=1e-5, by_epoch=True),
+]
+
+# ---- model ------------------------------------------------------------------------------------------------
+input_size = (320, 256)  # (w, h): the whole synthetic image
+codec = dict(
+    type='SPR',
+    input_size=input_size,
+    heatmap_size=(input_size[0] // 4, input_size[1] // 4),
+    sigma=(4, 2),
+    minimal_diagonal_length=32**0.5,
+    generate_keypoint_heatmaps=True,
+    decode_max_instances=30)
+model = dict(
+    type='BottomupPoseEstimator',
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
+        pad_size_divisor=32),  # bottom/right padding: image coordinates stay as they are
+    backbone=dict(
+        type='ViT',
+        img_size=(input_size[1], input_size[0]),
+        patch_size=16,
+        embed_dim=192,
+        depth=6,
+        num_heads=6,
+        mlp_ratio=4,
+        qkv_bias=True,
+        drop_path_rate=0.05),
+    neck=dict(type='DeconvUpsampleNeck', in_channels=192, out_channels=(128, 128), kernel_sizes=(4, 4)),
+    head=dict(
+        type='DEKRHead',
+        in_channels=128,
+        num_keypoints=17,
+        heatmap_loss=dict(type='KeypointMSELoss', use_target_weight=True),
+        displacement_loss=dict(
+            type='SoftWeightSmoothL1Loss', use_target_weight=True, supervise_empty=False, beta=1 / 9,
+            loss_weight=0.002),
+        decoder=codec),
+    test_cfg=dict(multiscale_test=False, flip_test=False, nms_dist_thr=0.05, shift_heatmap=True,
+                  align_corners=False))
+
+# ---- data -------------------------------------------------------------------------------------------------
+data_root = 'data/synthetic/'
+dataset_type = 'CocoDataset'
+data_mode = 'bottomup'  # read by mmpose's inferencer and demo scripts
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='BottomupRandomAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='BottomupGetHeatmapMask'),
+    dict(type='PackPoseInputs'),
+]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='BottomupResize', input_size=codec['input_size'], size_factor=32, resize_mode='expand'),
+    dict(type='PackPoseInputs',
+         meta_keys=('id', 'img_id', 'img_path', 'crowd_index', 'ori_shape', 'img_shape', 'input_size',
+                    'input_center', 'input_scale', 'flip', 'flip_direction', 'flip_indices', 'raw_ann_info',
+                    'skeleton_links')),
+]
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_mode=data_mode,
+        ann_file='annotations/person_keypoints_train.json',
+        data_prefix=dict(img='train/'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,  # mmpose's bottom-up heads decode one image at a time
+    num_workers=1,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_mode=data_mode,
+        ann_file='annotations/person_keypoints_val.json',
+        data_prefix=dict(img='val/'),
+        test_mode=True,
+        pipeline=val_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/person_keypoints_val.json',
+                     nms_mode='none', score_mode='keypoint')
+test_evaluator = val_evaluator
+
+# ---- runtime ----------------------------------------------------------------------------------------------
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=10),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='PoseVisualizationHook', enable=False))
+custom_hooks = [dict(type='EpochSeedHook')]  # each epoch seeded from (seed, epoch): exact --resume
+env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+               dist_cfg=dict(backend='nccl'))
+randomness = dict(seed=0)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='PoseLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True, num_digits=6)
+log_level = 'INFO'
+load_from = None
+resume = False

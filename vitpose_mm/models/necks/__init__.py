@@ -1,0 +1,3 @@
+from .deconv_upsample import DeconvUpsampleNeck
+
+__all__ = ['DeconvUpsampleNeck']
