@@ -47,7 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='ViT sizes of the bottom-up vs top-down people table (default: tiny B; bare: skip it); '
                         'each needs its bottom-up config under configs/bottomup/')
     parser.add_argument('--people-only', action='store_true',
-                        help='only the people tables: no inference rows, no training')
+                        help='only the bottom-up vs top-down people table: no inference rows, no training, no '
+                        'per-person table')
     parser.add_argument('--hf-python', default=osp.join(ROOT, '.venv-hf', 'bin', 'python'),
                         help='Python of the HF transformers environment (default: .venv-hf/bin/python)')
     parser.add_argument('--out-dir', default='work_dirs/benchmark', help='where benchmark.{md,json,png} go')

@@ -54,7 +54,7 @@ def test_empty_image_gives_an_empty_list():
     # flat 0.05 maps: the head keeps candidates (0.05 > decode_thr) whose person score (0.05 x 0.05) is noise
     model = _constant_head(build_bottomup_model(), 0.05)
     assert PoseEstimator(model)(blank) == []  # person_thr=0.1
-    noise = PoseEstimator(model, person_thr=-1.0)(blank)
+    noise = PoseEstimator(model, person_thr=float('-inf'))(blank)
     assert len(noise) > 0 and max(p.bbox_score for p in noise) == pytest.approx(0.05 * 0.05, rel=1e-3)
 
 
@@ -93,7 +93,7 @@ def _batch(model, img):
 
 def test_grey_rgba_and_16_bit_images_give_the_colour_image_people():
     model = build_bottomup_model(flip_test=False)
-    estimator = PoseEstimator(model, person_thr=-1.0)
+    estimator = PoseEstimator(model, person_thr=float('-inf'))
     grey = np.random.default_rng(3).integers(0, 256, (96, 120), dtype=np.uint8)
     want = people_array(estimator(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)))
     assert len(want) > 0
@@ -166,3 +166,14 @@ def test_input_meta_of_an_odd_image():
     model = build_bottomup_model(flip_test=False)
     meta = input_meta(model, np.zeros((250, 170, 3), np.uint8))
     assert all(int(v) % 32 == 0 for v in meta['input_size'])
+
+
+def test_a_dekr_checkpoint_loads_unchanged(tmp_path):
+    """The package's loader keeps the model's module versions: without them mmpose's DEKRHead would take the file for
+    an mmpose 0.x one and roll its root heatmap channel to the front."""
+    from bottomup_models import save_bottomup_checkpoint
+    ckpt = save_bottomup_checkpoint(str(tmp_path / 'bu.pth'))
+    saved = torch.load(ckpt, weights_only=True)['state_dict']
+    loaded = PoseEstimator.from_config(BU_CONFIG, ckpt).pose_model.state_dict()
+    for key in ('head.heatmap_conv_layers.2.weight', 'head.heatmap_conv_layers.2.bias'):
+        assert torch.equal(loaded[key], saved[key]), key

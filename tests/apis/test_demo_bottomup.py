@@ -24,9 +24,9 @@ def image(h=120, w=150, seed=0):
 def test_demo_on_an_image_without_boxes(ckpt, tmp_path):
     cv2.imwrite(str(tmp_path / 'scene.png'), image())
     summary = demo.main([str(tmp_path / 'scene.png'), '--pose-config', BU_CONFIG, '--pose-checkpoint', ckpt,
-                         '--out-dir', str(tmp_path / 'out'), '--person-thr', '-1'])
+                         '--out-dir', str(tmp_path / 'out'), '--person-thr=-inf'])
     records = json.load(open(tmp_path / 'out' / 'predictions.json'))
-    want = PoseEstimator.from_config(BU_CONFIG, ckpt, person_thr=-1.0)(str(tmp_path / 'scene.png'))
+    want = PoseEstimator.from_config(BU_CONFIG, ckpt, person_thr=float('-inf'))(str(tmp_path / 'scene.png'))
     assert summary['images'] == 1 and summary['people'] == len(records) == len(want) > 0
     np.testing.assert_allclose(np.array(records[0]['keypoints']).reshape(17, 3)[:, :2], want[0].keypoints,
                                atol=1e-3)
@@ -49,7 +49,7 @@ def test_demo_on_a_video_tracks_and_smooths(ckpt, tmp_path):
         writer.write(image(80, 96, seed=0))  # the same frame: the same people, who keep their ids
     writer.release()
     summary = demo.main([path, '--pose-config', BU_CONFIG, '--pose-checkpoint', ckpt, '--out-dir',
-                         str(tmp_path / 'out'), '--person-thr', '-1', '--smooth'])
+                         str(tmp_path / 'out'), '--person-thr=-inf', '--smooth'])
     records = json.load(open(tmp_path / 'out' / 'clip.json'))
     per_frame = summary['people'] // summary['frames']
     assert summary['frames'] == 4 and per_frame > 0 and summary['tracks'] == per_frame
@@ -57,12 +57,17 @@ def test_demo_on_a_video_tracks_and_smooths(ckpt, tmp_path):
 
 
 def test_mmpose_inferencer_runs_a_bottom_up_config(ckpt):
-    from mmpose.apis import MMPoseInferencer
+    """mmpose's own inferencer reads data_mode='bottomup' from the config: no detector, every person of the image,
+    as mmpose's inference_bottomup gives them with the same model."""
+    import torch
+    from mmpose.apis import MMPoseInferencer, inference_bottomup
     inferencer = MMPoseInferencer(pose2d=BU_CONFIG, pose2d_weights=ckpt, device='cpu')
+    model = inferencer.inferencer.model
+    weights = torch.load(ckpt, weights_only=True)['state_dict']
+    assert torch.equal(model.state_dict()['head.heatmap_conv_layers.2.weight'],
+                       weights['head.heatmap_conv_layers.2.weight'])
     img = image()
-    result = next(inferencer(img, return_vis=False))
-    people = result['predictions'][0]
-    want = PoseEstimator.from_config(BU_CONFIG, ckpt, person_thr=-1.0)(img)
-    assert len(people) == len(want) > 0
-    got = sorted(np.array(p['keypoints']).tolist() for p in people)
-    np.testing.assert_allclose(got, sorted(p.keypoints.tolist() for p in want), atol=1e-3)
+    people = next(inferencer(img, return_vis=False))['predictions'][0]
+    want = inference_bottomup(model, img)[0].pred_instances
+    assert len(people) == len(want.keypoints) > 0
+    np.testing.assert_allclose([p['keypoints'] for p in people], want.keypoints, atol=1e-3)

@@ -54,10 +54,10 @@ def test_metadata_says_bottom_up(exported):
 
 def test_runtime_gives_the_torch_people_with_flip_test(exported):
     ckpt, path = exported
-    torch_estimator = PoseEstimator.from_config(BU_CONFIG, ckpt, person_thr=-1.0)
+    torch_estimator = PoseEstimator.from_config(BU_CONFIG, ckpt, person_thr=float('-inf'))
     runtime = OnnxBottomupModel(path)
     torch_estimator.pose_model.cfg.test_dataloader.dataset.pipeline = runtime.meta['test_pipeline']  # 'fit'
-    onnx_estimator = PoseEstimator(runtime, person_thr=-1.0)
+    onnx_estimator = PoseEstimator(runtime, person_thr=float('-inf'))
     img = np.random.default_rng(4).integers(0, 256, (150, 230, 3), dtype=np.uint8)
     want, got = torch_estimator(img), onnx_estimator(img)
     assert len(want) == len(got) > 0

@@ -36,7 +36,7 @@ class BenchmarkOptions:
     train_batch: int = 0  # 0: 4 on the CPU, 64 on CUDA
     people: Sequence[int] = (1, 4, 16)
     people_sizes: Sequence[str] = ('tiny', 'B')  # bottom-up vs top-down pairs (analysis/people.py); () skips them
-    people_only: bool = False  # only the people tables (no inference rows, no training)
+    people_only: bool = False  # only the bottom-up vs top-down people table (no inference rows, training, per person)
     hf_python: Optional[str] = None
     modes: Dict[str, Sequence[str]] = field(default_factory=dict)
     half: Optional[torch.dtype] = None  # set by run_benchmark: the half-precision dtype measured, if any
@@ -217,7 +217,7 @@ def run_benchmark(options: BenchmarkOptions) -> dict:
     train = options.train and not options.people_only
     pairs = list(options.people_sizes) if options.people else []
     total = n * (1 + max(options.reps, options.latency_reps)) + (n * (6 + options.reps) if train else 0) + \
-        (options.reps if options.people else 0) + (options.reps if pairs else 0)
+        (options.reps if options.people and not options.people_only else 0) + (options.reps if pairs else 0)
     results = dict(device=str(device), threads=torch.get_num_threads(), torch=torch.__version__,
                    batch=options.batch, train_batch=options.train_batch, reps=options.reps, notes=notes,
                    hf=worker.info if worker else None)
@@ -227,7 +227,8 @@ def run_benchmark(options: BenchmarkOptions) -> dict:
             results['matmul_before'] = {str(d): matmul_flops(d, device) for d in dtypes}
             results['inference'] = [] if options.people_only else inference(options, device, worker, bar)
             results['training'] = training(options, device, bar) if train else []
-            results['people'] = people_scaling(options, device, bar) if options.people else []
+            results['people'] = people_scaling(options, device, bar) if options.people and not options.people_only \
+                else []
             results['people_bottomup'] = people_bottomup_vs_topdown(pairs, options.people, options.reps, device,
                                                                     bar) if pairs else []
             results['matmul_after'] = {str(d): matmul_flops(d, device) for d in dtypes}

@@ -4,8 +4,8 @@ Top-down ViTPose runs one crop per person box (all crops as one batch), so its c
 ViTPose runs the whole image once, then groups. Both go through :class:`vitpose_mm.apis.PoseEstimator` (image in,
 people out: pipeline, network, decoding), fp32, no flip test, random weights (seed 0), on the same 640x480 image; the
 top-down estimator gets N person boxes. A pair is one ViT size: the tiny demo (192-d, 6 blocks; the top-down demo at
-128x96 crops against the bottom-up demo config) and ViT-B (256x192 crops against the bottom-up COCO config at its
-input size). With random weights the bottom-up head decodes the same candidates whatever N is (up to its
+128x96 crops against the bottom-up DEKR demo config at 320x256) and ViT-B (256x192 crops against the bottom-up DEKR
+COCO config at 512x512). With random weights the bottom-up head decodes the same candidates whatever N is (up to its
 ``max_instances``), so its row shows the network and a full decoding at every N.
 """
 import glob
@@ -18,10 +18,11 @@ import torch
 from .timing import time_calls
 
 IMAGE_HW = (480, 640)
-# size -> (top-down config name, bottom-up config file pattern under configs/bottomup/)
+# size -> (top-down config name, bottom-up config file pattern under configs/bottomup/): the demos (ViT 192-d, 6
+# blocks, DEKR head at the synthetic 320x256 images) and ViT-B (DEKR head, COCO 512x512)
 PEOPLE_PAIRS: Dict[str, Tuple[str, str]] = {
-    'tiny': ('td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96.py', '*ViTPose-tiny*synthetic*.py'),
-    'B': ('td-hm_ViTPose-base_8xb64-210e_coco-256x192.py', '*ViTPose-base*coco-512x512.py'),
+    'tiny': ('td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96.py', 'demo/bottomup_ViTPose-tiny_*synthetic*.py'),
+    'B': ('td-hm_ViTPose-base_8xb64-210e_coco-256x192.py', 'dekr_ViTPose-base_*coco-512x512.py'),
 }
 
 
@@ -41,7 +42,7 @@ def bottomup_config(pattern: str) -> str:
 
 def build_people_estimator(config: str, device: torch.device):
     """:class:`PoseEstimator` of ``config``: random weights (seed 0, pre-training ``init_cfg`` dropped), fp32, no
-    flip test, every person kept (``person_thr=-1``: the decoding cost of all candidates counts)."""
+    flip test, every person kept (``person_thr=-inf``: the decoding cost of all candidates counts)."""
     from mmengine.config import Config
     from mmpose.apis import init_model
 
@@ -51,7 +52,7 @@ def build_people_estimator(config: str, device: torch.device):
     cfg.model.backbone.pop('init_cfg', None)
     cfg.model.setdefault('test_cfg', {})['flip_test'] = False
     torch.manual_seed(0)
-    return PoseEstimator(init_model(cfg, None, device=str(device)), precision='fp32', person_thr=-1.0)
+    return PoseEstimator(init_model(cfg, None, device=str(device)), precision='fp32', person_thr=float('-inf'))
 
 
 def person_boxes(n: int, seed: int = 1) -> np.ndarray:
