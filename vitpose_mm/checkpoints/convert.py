@@ -31,8 +31,8 @@ from .adapt import fit_embeddings
 from .arch import RELEASED_GRID, Arch, arch_of_model, infer_arch
 from .diagnose import fix_for_arch, mismatch_message
 from vitpose_mm.models.layers import is_relative_position_key
-from .hf import hf_config_for, hints_from_hf_config, layer_norm_eps_note, read_hf_config, read_hf_folder, \
-    save_hf_folder
+from .hf import IMAGENET_MEAN_255, IMAGENET_STD_255, hf_config_for, hf_preprocessor_config_for, \
+    hints_from_hf_config, layer_norm_eps_note, read_hf_config, read_hf_folder, save_hf_folder
 from .io import load_file, recorded_grid, state_dict_of
 from .layouts import DATASETS, HF, LAYOUTS, Renamed, detect_layout, from_vitpose_mm, to_vitpose_mm
 
@@ -352,10 +352,13 @@ def save_checkpoint(conv: Conversion, path: str) -> None:
         raise
 
 
-def save_hf(conv: Conversion, folder: str) -> dict:
-    """Write ``conv`` as an HF ``save_pretrained`` folder; returns the ``config.json`` written."""
+def save_hf(conv: Conversion, folder: str, mean=IMAGENET_MEAN_255, std=IMAGENET_STD_255) -> dict:
+    """Write ``conv`` as an HF ``save_pretrained`` folder (``config.json``, ``model.safetensors`` and the
+    ``preprocessor_config.json`` of its crop size, ``mean`` and ``std``: :func:`hf_preprocessor_config_for`);
+    returns the ``config.json`` written."""
     config = hf_config_for(conv.arch)
-    save_hf_folder(folder, from_vitpose_mm(conv.state_dict, HF), config)
+    save_hf_folder(folder, from_vitpose_mm(conv.state_dict, HF), config,
+                   preprocessor=hf_preprocessor_config_for(conv.arch, mean, std))
     return config
 
 

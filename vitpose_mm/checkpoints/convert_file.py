@@ -132,8 +132,12 @@ def convert_file(src_path: str, dst: str, src_format: str = 'auto', dataset: Opt
     for what in conv.arch.assumed:
         log(f'  assumed (not in the weights): {what}')
     if to == 'hf':
-        save_hf(conv, dst)
-        log(f'wrote HF folder {dst} (config.json, model.safetensors): '
+        norm = {}
+        preprocessor = getattr(model, 'data_preprocessor', None)
+        if preprocessor is not None and getattr(preprocessor, 'mean', None) is not None:  # the config's own
+            norm = dict(mean=preprocessor.mean.flatten().tolist(), std=preprocessor.std.flatten().tolist())
+        save_hf(conv, dst, **norm)
+        log(f'wrote HF folder {dst} (config.json, model.safetensors, preprocessor_config.json): '
             f'VitPoseForPoseEstimation.from_pretrained({dst!r})')
         return
     save_checkpoint(conv, dst)
