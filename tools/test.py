@@ -60,9 +60,13 @@ def main(argv=None):
     if onnx_model:  # before the runner and the data: a file that is no export of this package stops here
         from vitpose_mm.deploy.metadata import read_metadata
         try:
-            read_metadata(onnx_model)
+            meta = read_metadata(onnx_model)
         except (FileNotFoundError, ValueError) as e:
             raise SystemExit(f'error: {e}')
+        if meta.get('data_mode') == 'bottomup':
+            raise SystemExit(f'error: {onnx_model} is a bottom-up export: tools/test.py evaluates top-down exports; '
+                             'evaluate the bottom-up checkpoint, or run the export with vitpose_mm.deploy.'
+                             'OnnxBottomupModel (docs/deploy.md)')
     import torch
     if args.precision == 'fp16' and not torch.cuda.is_available():  # before building the runner and the data
         raise SystemExit("error: --precision fp16 needs a CUDA device and there is none here; on the CPU use bf16 or "

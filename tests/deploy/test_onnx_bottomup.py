@@ -111,3 +111,8 @@ def test_torchvision_deform_conv_equals_mmcv_with_groups():
         want = conv(x, offset)
         assert (want - TorchvisionDeformConv2d(conv)(x, offset)).abs().max() <= 1e-5
         assert (want - conv(x, torch.zeros_like(offset))).abs().max() > 0.1  # the offsets matter
+
+
+def test_tools_test_refuses_a_bottom_up_export_by_name(exported):
+    with pytest.raises(SystemExit, match='bottom-up export'):
+        load_tool('test').main([BU_CONFIG, exported[1]])
