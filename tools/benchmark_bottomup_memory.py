@@ -1,9 +1,9 @@
 """Peak memory of one training step of a bottom-up ViTPose at 512x512: full attention, window attention, gradient
 checkpointing.
 
-Each mode runs in a fresh process (so one mode's peak does not hide another's): the model of CONFIG (default the
-ViTPose-B DEKR config, random weights) does one forward and backward pass on random images with a scalar of its
-outputs as the loss. Reported per mode and batch size:
+Each mode runs in a fresh process (so one mode's peak does not hide another's): the backbone of CONFIG (default the
+ViTPose-B DEKR config, random weights; ``--whole-model`` adds the neck and head) does one forward and backward pass on
+random images with a scalar of its outputs as the loss. Reported per mode and batch size:
 
 - ``saved``: bytes of the tensors autograd keeps for the backward pass (``torch.autograd.graph.saved_tensors_hooks``,
   counted once per storage): the activation memory that window attention and checkpointing reduce, device-independent;
@@ -37,6 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--window', type=int, default=8, help='window side in patches for "window" (default: 8)')
     parser.add_argument('--global-blocks', type=int, nargs='*', default=[2, 5, 8, 11],
                         help='blocks with full attention in "window" mode (default: 2 5 8 11, ViTDet-style)')
+    parser.add_argument('--whole-model', action='store_true',
+                        help='the whole model (backbone, neck, head) instead of the backbone (DEKR\'s deformable '
+                        'convolutions are slow on the CPU)')
     parser.add_argument('--device', default='cuda' if _cuda() else 'cpu', help='cuda or cpu (default: cuda if any)')
     parser.add_argument('--child', help=argparse.SUPPRESS)  # internal: run one mode, print one JSON line
     return parser.parse_args(argv)
@@ -67,7 +70,8 @@ def run_mode(args: argparse.Namespace, mode: str, batch: int) -> dict:
     if mode == 'window':
         bb.window_size, bb.global_blocks = args.window, tuple(args.global_blocks)
     bb.use_checkpoint = mode == 'checkpoint'
-    model = MODELS.build(cfg.model).to(args.device).train()
+    model = MODELS.build(cfg.model)
+    net = (model if args.whole_model else model.backbone).to(args.device).train()
     x = torch.randn(batch, 3, args.size, args.size, device=args.device)
     stores = {}
 
@@ -88,7 +92,7 @@ def run_mode(args: argparse.Namespace, mode: str, batch: int) -> dict:
         base = _rss_bytes()
     start = time.perf_counter()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = model(x, None, mode='tensor')
+        out = model(x, None, mode='tensor') if args.whole_model else net(x)
     loss = sum(o.float().mean() for o in (out if isinstance(out, (tuple, list)) else (out, )))
     loss.backward()
     if cuda:
@@ -96,7 +100,7 @@ def run_mode(args: argparse.Namespace, mode: str, batch: int) -> dict:
         peak = torch.cuda.max_memory_allocated() - base
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    params = sum(p.numel() for p in model.parameters())
+    params = sum(p.numel() for p in net.parameters())
     return dict(mode=mode, batch=batch, device=args.device, saved_mib=sum(stores.values()) / 2**20,
                 peak_mib=peak / 2**20, seconds=time.perf_counter() - start, params_m=params / 1e6,
                 grid=list(model.backbone.patch_shape))
@@ -117,14 +121,15 @@ def main(argv=None) -> int:
         print(f'[{i}/{len(jobs)}] {mode}, batch {batch} ...', file=sys.stderr, flush=True)
         cmd = [sys.executable, osp.abspath(__file__), '--child', f'{mode}:{batch}', '--config', args.config,
                '--size', str(args.size), '--window', str(args.window), '--device', args.device,
-               '--global-blocks', *map(str, args.global_blocks)]
+               '--global-blocks', *map(str, args.global_blocks)] + (['--whole-model'] if args.whole_model else [])
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode:
             print(res.stderr[-2000:], file=sys.stderr)
             return res.returncode
         rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
     print(f'{osp.basename(args.config)}, {args.size}x{args.size} input, grid {rows[0]["grid"]}, '
-          f'{rows[0]["params_m"]:.1f}M parameters, device {rows[0]["device"]}; one forward + backward')
+          f'{rows[0]["params_m"]:.1f}M parameters ({"whole model" if args.whole_model else "backbone"}), device '
+          f'{rows[0]["device"]}; one forward + backward')
     print(f'{"mode":<11} {"batch":>5} {"saved for backward (MiB)":>25} {"peak above model (MiB)":>23} {"s":>7}')
     full = {r['batch']: r for r in rows if r['mode'] == 'full'}
     for r in rows:

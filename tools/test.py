@@ -16,7 +16,7 @@ import os.path as osp
 
 from mmengine.config import DictAction
 
-import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
+import vitpose_mm  # noqa: F401  (registers the modules)
 from vitpose_mm.checkpoints import CheckpointMismatchError
 from vitpose_mm.engine.launch import LAUNCHERS, build_test_config, run_test
 from vitpose_mm.models.pose_estimators import PRECISIONS
@@ -80,8 +80,15 @@ def main(argv=None):
         check_model_types(cfg)  # a head or codec the installed mmpose lacks: named, with the mmpose version
     except ValueError as e:
         raise SystemExit(f'error: {e}')
+    prepare = None
+    if onnx_model:  # the export in place of the config's model
+        from vitpose_mm.deploy.evaluate import use_onnx_model
+        dataset_check = (cfg.get('checkpoint_loading') or {}).get('dataset_check', 'error')
+
+        def prepare(runner):
+            use_onnx_model(runner, onnx_model, dataset_check=dataset_check)
     try:
-        run_test(cfg, onnx_model)
+        run_test(cfg, prepare)
     except CheckpointMismatchError as e:  # what the checkpoint is and the fix, without a traceback
         raise SystemExit(f'error: {e}')
 

@@ -16,7 +16,7 @@ from vitpose_mm.models import ViT
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'bottomup', '**', '*.py'), recursive=True))
 COCO = [c for c in CONFIGS if '512x512' in c]
 DEMO = [c for c in CONFIGS if '/demo/' in c]
-HEADS = dict(dekr='DEKRHead', cid='CIDHead', ae='AssociativeEmbeddingHead', bottomup='DEKRHead')
+HEADS = dict(dekr='DEKRHead', cid='CIDHead', bottomup='TrainableAssociativeEmbeddingHead')
 
 
 def test_configs_found():
@@ -40,8 +40,10 @@ def test_bottomup_config_builds(path):
     assert model.neck.in_channels == bb.embed_dim and model.head.in_channels == model.neck.out_channels
     assert model.head.num_keypoints == (14 if 'crowdpose' in path else 17)
     # the backbone's grid, the codec and the 1/4 heatmaps agree; inputs are padded to whole patches
-    w, h = cfg.codec.input_size
-    assert tuple(bb.img_size) == (h, w) and tuple(cfg.codec.heatmap_size) == (w // 4, h // 4)
+    encoder = next(t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'GenerateTarget')['encoder']
+    w, h = encoder['input_size']
+    assert tuple(bb.img_size) == (h, w) and tuple(encoder['heatmap_size']) == (w // 4, h // 4)
+    assert model.head.decoder.input_size == (w, h) and type(model.head.decoder).__name__ in encoder['type']
     assert cfg.model.data_preprocessor.pad_size_divisor % 16 == 0
     resize = next(t for t in cfg.val_pipeline if t['type'] == 'BottomupResize')
     assert resize['size_factor'] % 16 == 0 and tuple(resize['input_size']) == (w, h)

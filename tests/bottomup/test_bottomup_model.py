@@ -20,11 +20,13 @@ import vitpose_mm  # noqa: F401  (registration)
 from conftest import ROOT
 from vitpose_mm.models import DeconvUpsampleNeck, ViT
 
-DEMO = osp.join(ROOT, 'configs', 'bottomup', 'demo', 'bottomup_ViTPose-tiny_1xb16_synthetic-256x320.py')
+DEMO_DIR = osp.join(ROOT, 'configs', 'bottomup', 'demo')
+DEMO = osp.join(DEMO_DIR, 'bottomup_ViTPose-tiny_1xb16_synthetic-128x160.py')  # associative embedding
+DEKR_DEMO = osp.join(DEMO_DIR, 'dekr_ViTPose-tiny_1xb16_synthetic-128x160.py')
 
 
-def demo_model():
-    cfg = Config.fromfile(DEMO)
+def demo_model(path=DEMO):
+    cfg = Config.fromfile(path)
     init_default_scope('mmpose')
     model = MODELS.build(cfg.model)
     model.eval()
@@ -64,6 +66,9 @@ def test_inputs_not_multiple_of_16_are_padded_bottom_right_so_no_pixel_is_droppe
     assert model.backbone(x)[0].shape[-2:] == (16, 22)
     # without the padding the official patch embedding drops the last pixels (250 rows give 15 patch rows)
     assert model.backbone(x[..., :250, :330])[0].shape[-2:] == (15, 20)
+    with torch.no_grad():
+        heatmaps, tags = model(x, None, mode='tensor')
+    assert heatmaps.shape == (1, 17, 64, 88) and tags.shape == (1, 17, 64, 88)
 
 
 # ---- a hand-made two-person target decodes through the model -------------------------------------------------
@@ -75,7 +80,7 @@ def two_people() -> np.ndarray:
 
 
 def test_two_person_dekr_target_decodes_to_both_people_within_a_pixel(tmp_path):
-    cfg, model = demo_model()
+    cfg, model = demo_model(DEKR_DEMO)
     people = two_people()
     img_path = str(tmp_path / 'two.png')
     cv2.imwrite(img_path, np.full((250, 330, 3), 127, np.uint8))  # sides not multiples of 16
@@ -88,7 +93,8 @@ def test_two_person_dekr_target_decodes_to_both_people_within_a_pixel(tmp_path):
     with torch.no_grad():
         heatmaps, displacements = model(model.data_preprocessor(data)['inputs'], None, mode='tensor')
     # the target the head should output: mmpose's SPR encoding of the two people, at the head's output size
-    codec = KEYPOINT_CODECS.build(dict(cfg.codec, input_size=(w_in, h_in), heatmap_size=(w_in // 4, h_in // 4)))
+    codec = KEYPOINT_CODECS.build(dict(cfg.model.head.decoder, input_size=(w_in, h_in),
+                                       heatmap_size=(w_in // 4, h_in // 4)))
     in_input = (people - center + 0.5 * scale) / scale * np.array([w_in, h_in])
     target = codec.encode(in_input, np.ones(people.shape[:2]))
     hm, disp = torch.from_numpy(target['heatmaps']), torch.from_numpy(target['displacements'])
@@ -188,3 +194,53 @@ def test_vitpose_plus_bottom_up_refuses_a_head_of_another_keypoint_count_and_mul
                                                                                    num_heads=2),
                           heads=dict(coco=dict(type='DEKRHead', in_channels=32, num_keypoints=17)),
                           test_cfg=dict(multiscale_test=True)))
+
+
+# ---- the workaround of mmpose 1.3.2's associative-embedding training ----------------------------------------------
+def test_ae_targets_are_packed_and_the_heatmap_loss_ignores_instance_weights():
+    from mmpose.datasets.transforms import GenerateTarget, PackPoseInputs
+    encoder = dict(type='AssociativeEmbeddingTargets', input_size=(64, 64), heatmap_size=(16, 16), sigma=2)
+    results = dict(img=np.zeros((64, 64, 3), np.uint8), keypoints=np.array([[[10., 10.], [20., 30.]],
+                                                                             [[40., 40.], [50., 61.]]]),
+                   keypoints_visible=np.ones((2, 2)))
+    packed = PackPoseInputs()(GenerateTarget(encoder=encoder)(results))['data_samples']
+    indices = packed.gt_instance_labels.keypoint_indices
+    assert indices.shape == (2, 2, 2)
+    assert indices[1].tolist() == [[10 * 16 + 10, 1], [15 * 16 + 13, 1]]  # (y * w + x at 1/4, rounded; visible)
+    assert packed.gt_instance_labels.keypoint_weights.shape == (2, 2)
+
+    loss = MODELS.build(dict(type='AssociativeEmbeddingHeatmapLoss'))
+    out, target, mask = torch.rand(2, 2, 16, 16), torch.rand(2, 2, 16, 16), torch.ones(2, 1, 16, 16)
+    mask[1, :, :8] = 0
+    three_instances = torch.ones(3, 2)  # what the head passes for 3 people in 2 images
+    expected = MODELS.build(dict(type='KeypointMSELoss'))(out, target, None, mask)
+    torch.testing.assert_close(loss(out, target, three_instances, mask), expected)
+    with pytest.raises(ValueError, match='use_target_weight'):
+        MODELS.build(dict(type='AssociativeEmbeddingHeatmapLoss', use_target_weight=True))
+
+
+def test_two_person_ae_target_decodes_without_flip_test(tmp_path):
+    """The demo's head (associative embedding, no flip test): the codec's heatmaps of the two people and one tag
+    value per person are grouped into the two people, each keypoint within 1.25 heatmap pixels (a heatmap pixel is 4
+    input pixels, about 8 image pixels here): the codec draws each Gaussian at the nearest whole heatmap pixel (up
+    to half a pixel off) and the decoder shifts peaks by ``decode_center_shift=0.5`` pixel."""
+    cfg, model = demo_model()
+    people = two_people()
+    img_path = str(tmp_path / 'two.png')
+    cv2.imwrite(img_path, np.full((250, 330, 3), 127, np.uint8))
+    sample = Compose(cfg.val_pipeline)(dict(img_path=img_path, id=0, img_id=0, flip_indices=list(range(17))))
+    meta = sample['data_samples'].metainfo
+    w_in, h_in = meta['input_size']
+    center, scale = np.asarray(meta['input_center']), np.asarray(meta['input_scale'])
+    in_input = (people - center + 0.5 * scale) / scale * np.array([w_in, h_in])
+    codec = KEYPOINT_CODECS.build(dict(cfg.codec, input_size=(w_in, h_in), heatmap_size=(w_in // 4, h_in // 4)))
+    hm = torch.from_numpy(codec.encode(in_input, np.ones(people.shape[:2]))['heatmaps'])
+    tags = torch.zeros_like(hm)
+    tags[..., w_in // 8:] = 2.  # the second person stands in the right half of the image
+    with mock.patch.object(type(model.head), 'forward', lambda self, feats: (hm[None], tags[None])):
+        with torch.no_grad():
+            pred = model.test_step(pseudo_collate([sample]))[0].pred_instances
+    assert len(pred.keypoints) == 2
+    order = np.argsort(pred.keypoints[:, 0, 0])
+    heatmap_pixel = 4 * scale[0] / w_in  # in image pixels
+    np.testing.assert_allclose(pred.keypoints[order], people, atol=1.25 * heatmap_pixel)

@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS
 
 from tiny_train import DEMO_CFG, run_train
-from vitpose_mm.datasets.synthetic import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 
 PIPELINE = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
             dict(type='TopdownAffine', input_size=(96, 128), use_udp=True), dict(type='PackPoseInputs')]
@@ -100,7 +100,7 @@ def test_a_dataset_with_nothing_usable_stops_with_the_counts(tmp_path):
     for name in os.listdir(osp.join(data['root'], 'train')):
         os.remove(osp.join(data['root'], 'train', name))
     ds = _dataset(data['root'], 'train', test_mode=False)
-    with pytest.raises(ValueError, match='nothing is usable.*image file missing'):
+    with pytest.raises(ValueError, match='image file missing'):
         ds.full_init()
 
 

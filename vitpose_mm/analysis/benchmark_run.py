@@ -15,10 +15,11 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from torch.utils.flop_counter import FlopCounterMode
 
+from vitpose_mm.apis import PoseEstimator
 from vitpose_mm.hardware import Bf16Support, cpu_flags, native_bf16
 
-from .benchmark import (IMPLEMENTATIONS, HFWorker, Row, build_estimator, build_rows, crops, hf_modes,
-                        vitpose_mm_config)
+from .benchmark import (IMPLEMENTATIONS, SIZES, HFWorker, Row, build_estimator, build_rows, crops, hf_modes,
+                        mmpose_config, vitpose_mm_config)
 from .people import people_bottomup_vs_topdown
 from .timing import matmul_flops, peak_memory_bytes, percentile, time_calls
 
@@ -106,7 +107,6 @@ def training(options: BenchmarkOptions, device: torch.device, bar) -> List[dict]
     """AdamW steps on random crops and targets: this package fp32 / bf16 autocast, each with and without gradient
     checkpointing (``use_checkpoint``), and mmpose's config fp32 / bf16 autocast (mmpretrain's ViT has no
     checkpointing switch)."""
-    from .benchmark import mmpose_config
     half = options.half  # None: no half-precision rows
     half_name = 'fp16' if device.type == 'cuda' else 'bf16'
     dtypes = (None, half) if half else (None, )
@@ -151,7 +151,6 @@ def people_scaling(options: BenchmarkOptions, device: torch.device, bar) -> List
     from mmengine.config import Config
     from mmpose.apis import init_model
 
-    from vitpose_mm.apis import PoseEstimator
     size = options.sizes[0]
     img = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     rng = np.random.default_rng(1)
@@ -208,7 +207,6 @@ def run_benchmark(options: BenchmarkOptions) -> dict:
     Raises:
         ValueError: an unknown size or implementation (the message lists the accepted ones).
     """
-    from .benchmark import SIZES
     device = torch.device(options.device)
     for s in options.sizes:
         if s not in SIZES:

@@ -17,6 +17,7 @@ from mmengine.logging import print_log
 from mmpose.apis import inference_topdown, init_model
 from mmpose.evaluation.functional import nms
 
+from ..checkpoints import load_checkpoint
 from ..models.pose_estimators.fast_inference import enable_fast_inference, fast_inference_options
 from ..utils import check_model_types, load_config
 from .bottomup import BOTTOMUP, model_data_mode, people_from_sample, predict_bottomup, refuse_boxes
@@ -144,7 +145,6 @@ class PoseEstimator:
         if pose_checkpoint is None:
             print_log('no pose checkpoint given: the pose model has random weights', 'current', logging.WARNING)
         else:
-            from vitpose_mm.checkpoints import load_checkpoint
             if not osp.exists(pose_checkpoint) and '://' not in pose_checkpoint:
                 raise FileNotFoundError(f'pose checkpoint not found: {pose_checkpoint}')
             # a checkpoint of another dataset than the config's (an AP-10K model in a COCO config) is only warned

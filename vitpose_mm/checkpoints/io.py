@@ -5,6 +5,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import torch
 
+from .safe_globals import mmengine_checkpoint_globals
+
 MODULE_PREFIX = 'module.'  # what DDP / DataParallel put before every key
 
 
@@ -24,7 +26,8 @@ def load_file(path: str) -> Any:
         except Exception as e:  # safetensors raises its own SafetensorError
             raise RuntimeError(f'cannot read safetensors file {path}: {e}') from e
     try:
-        return torch.load(path, map_location='cpu', weights_only=True)
+        with mmengine_checkpoint_globals():  # also the checkpoints of mmengine's own runner
+            return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         raise RuntimeError(f'refused to load {path}: it is not a plain weights file (weights_only=True rejected '
                            f'it). Only load checkpoints you trust with other tools. Details: {e}') from e

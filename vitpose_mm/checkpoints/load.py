@@ -27,6 +27,7 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 
 from vitpose_mm.models.layers.pos_embed import AmbiguousGridError
+from vitpose_mm.models.strict_loading import allow_missing_weights
 from .convert import CheckpointMismatchError, Source, convert_checkpoint, fit_to_model
 from .diagnose import describe_checkpoint, describe_model, fix_for_kind, mismatch_message
 from .hf import read_hf_folder
@@ -115,7 +116,8 @@ def load_state_dict(model: nn.Module, sd: Dict[str, torch.Tensor], source: str =
     same_grid = (src_grid or grid) is None or model_grid is None or tuple(src_grid or grid) == model_grid
     if same_grid and layout in ('auto', 'vitpose_mm') and dataset is None and _fits(sd, own, allow_missing):
         check_dataset(recorded, dataset_meta, source, dataset_check)
-        model.load_state_dict(with_module_versions(sd, own), strict=not allow_missing)
+        with allow_missing_weights(allow_missing):  # the models refuse any other missing key
+            model.load_state_dict(with_module_versions(sd, own), strict=not allow_missing)
         return Loaded(checkpoint, dataset_meta=recorded)
     kind = describe_checkpoint(sd, checkpoint.get('meta'))
     if model_grid is None:  # not a ViTPose model: nothing to convert, say what does not fit
@@ -145,10 +147,13 @@ def load_state_dict(model: nn.Module, sd: Dict[str, torch.Tensor], source: str =
         recorded = conv.meta()['dataset_meta']
     if not checked:
         check_dataset(recorded, dataset_meta, source, dataset_check)
-    model.load_state_dict(with_module_versions(conv.state_dict, own), strict=not allow_missing)
+    with allow_missing_weights(allow_missing):
+        model.load_state_dict(with_module_versions(conv.state_dict, own), strict=not allow_missing)
     logger = MMLogger.get_current_instance()
     logger.info(f'loaded {source} ({conv.layout} layout): {len(conv.state_dict)} tensors, {len(conv.dropped)} '
                 'dropped')
+    for key, reason in conv.dropped.items():
+        logger.info(f'  dropped {key}: {reason}')
     for note in conv.notes:
         logger.info(f'  {note}')
     return Loaded(checkpoint, conv.layout, conv.notes, recorded)

@@ -26,6 +26,7 @@ from mmengine.logging import print_log
 from vitpose_mm.utils import check_model_types, load_config
 
 MULTI_DATASET = 'MultiDatasetTopdownPoseEstimator'
+TOPDOWN = ('TopdownPoseEstimator', 'BatchFlipTopdownPoseEstimator')  # one head: exported as it is
 
 
 @dataclass
@@ -91,8 +92,8 @@ def build_export_source(config: str, checkpoint: Optional[str] = None, dataset: 
     if bottomup:
         from .bottomup import output_names
         output_names(cfg.model.head)  # a head that cannot be split into graph + Python decoding stops here
-    elif model_type != 'TopdownPoseEstimator':
-        raise ValueError(f'{config}: model type {model_type!r} is not exported; accepted: TopdownPoseEstimator, '
+    elif model_type not in TOPDOWN:
+        raise ValueError(f'{config}: model type {model_type!r} is not exported; accepted: {", ".join(TOPDOWN)}, '
                          f'BottomupPoseEstimator, {MULTI_DATASET}')
     if dataset is not None and checkpoint is None:
         raise ValueError(f'dataset={dataset!r} picks the expert of a ViTPose+ checkpoint, but no checkpoint is given '

@@ -1,5 +1,6 @@
 """mmengine's Runner with all-or-nothing checkpoint loading that says what does not fit, checkpoints that record
-their position grid and are written atomically, and data-parallel training on machines without CUDA."""
+their position grid, hold plain data and are written atomically, a check that layer decay reached the ViT's blocks,
+and data-parallel training on machines without CUDA."""
 import os
 import os.path as osp
 from typing import Any, Dict, Optional
@@ -7,10 +8,15 @@ from typing import Any, Dict, Optional
 import torch
 from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import BaseLoop, FlexibleRunner, Runner
 
+from vitpose_mm.checkpoints.safe_globals import mmengine_checkpoint_globals
 from .dist import cpu_ddp_wrapper_cfg
+from .fsdp import clean_name, positional_optim_state, strategy_name
+from .optim_wrappers.layer_decay_guard import LayerDecayCheckHook
+from .plain_checkpoint import from_plain, make_checkpoint_plain
 
 LOAD_OPTIONS = ('layout', 'dataset', 'src_grid', 'patch_padding', 'verbose', 'dataset_check')
 
@@ -33,7 +39,9 @@ class CheckpointMixin:
     the config's keypoints) and only warned about when training (fine-tuning on another dataset through
     ``load_from`` is legitimate); ``dataset_check='warn'`` or ``'error'`` overrides that.
     Initialising a backbone from pre-training weights is the job of ``init_cfg`` (see ``ViT``), not of
-    ``load_from``. Saved checkpoints record the ViT's grid in ``meta['vitpose_mm']`` and are written atomically.
+    ``load_from``. Saved checkpoints record the ViT's grid in ``meta['vitpose_mm']``, hold plain data (they load
+    under ``torch.load(weights_only=True)`` with no allow-list: :mod:`vitpose_mm.engine.plain_checkpoint`) and are
+    written atomically.
     """
 
     def _loading_options(self) -> dict:
@@ -58,10 +66,19 @@ class CheckpointMixin:
                 'FSDP strategy\'s own loader')
         mode = self._run_mode()
         options.setdefault('dataset_check', 'warn' if mode == 'train' else 'error')
-        loaded = load_checkpoint(model, filename, config=getattr(self.cfg, 'filename', None),
-                                 dataset_meta=_config_dataset_meta(self.cfg, mode), **options)
+        with mmengine_checkpoint_globals():  # also checkpoints of mmengine's own runner, from files and URLs
+            loaded = load_checkpoint(model, filename, config=getattr(self.cfg, 'filename', None),
+                                     dataset_meta=_config_dataset_meta(self.cfg, mode), **options)
         self.logger.info(f'Load checkpoint from {filename}')
-        return loaded.checkpoint
+        checkpoint = loaded.checkpoint
+        if 'optimizer' in checkpoint and isinstance(getattr(self, 'optim_wrapper', None), OptimWrapper):
+            # resuming: an FSDP checkpoint's optimizer state names its parameters (see engine/fsdp.py)
+            written_by = (checkpoint.get('meta') or {}).get('vitpose_mm', {}).get('strategy', 'an unknown strategy')
+            checkpoint['optimizer'] = positional_optim_state(
+                checkpoint['optimizer'], self.optim_wrapper.optimizer,
+                {id(p): clean_name(n) for n, p in model.named_parameters()}, written_by, strategy_name(self))
+        train_set = getattr(getattr(self, 'train_dataloader', None), 'dataset', None) if mode == 'train' else None
+        return from_plain(checkpoint, getattr(train_set, 'metainfo', None))  # what mmengine's resume expects
 
     def _run_mode(self) -> str:
         """'train', 'test' or 'val': which of mmengine's ``train()``/``test()``/``val()`` is loading (each builds its
@@ -70,14 +87,19 @@ class CheckpointMixin:
             return 'train'
         return 'test' if isinstance(getattr(self, '_test_loop', None), BaseLoop) else 'val'
 
+    def call_hook(self, fn_name: str, **kwargs) -> None:
+        """mmengine's; the checkpoint dict of ``before_save_checkpoint`` is made plain after every hook ran."""
+        super().call_hook(fn_name, **kwargs)
+        if fn_name == 'before_save_checkpoint':
+            make_checkpoint_plain(kwargs['checkpoint'])
+
     def save_checkpoint(self, out_dir: str, filename: str, *args, meta: Optional[dict] = None, **kwargs) -> None:
         """mmengine's, with the ViT's position grid and patch size in ``meta['vitpose_mm']`` (so that a later load
         into a model of another grid resamples from the right one, 16x12 vs 12x16), written atomically."""
         from vitpose_mm.checkpoints import grid_record
         meta = dict(meta or {})
         record = grid_record(_unwrap(self.model))
-        if record:
-            meta['vitpose_mm'] = {**record, **dict(meta.get('vitpose_mm') or {})}
+        meta['vitpose_mm'] = {**record, 'strategy': strategy_name(self), **dict(meta.get('vitpose_mm') or {})}
         if '://' in str(out_dir) or not is_main_process():  # remote storage; other ranks write nothing (mmengine)
             return super().save_checkpoint(out_dir, filename, *args, meta=meta, **kwargs)
         # atomic for local folders: a process killed while writing leaves at most FILENAME.part, which neither
@@ -85,6 +107,16 @@ class CheckpointMixin:
         part = f'{filename}.part'
         super().save_checkpoint(out_dir, part, *args, meta=meta, **kwargs)
         os.replace(osp.join(out_dir, part), osp.join(out_dir, filename))
+
+
+class LayerDecayCheckMixin:
+    """Registers :class:`LayerDecayCheckHook` in every run (unless the config lists it already): a warning when
+    mmpose's layer-decay rule misses the ViT's blocks (docs/dropin.md)."""
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        super().register_hooks(default_hooks, custom_hooks)
+        if not any(isinstance(hook, LayerDecayCheckHook) for hook in self.hooks):
+            self.register_hook(LayerDecayCheckHook())
 
 
 def _config_dataset_meta(cfg: Any, mode: str) -> Optional[dict]:
@@ -99,9 +131,9 @@ def _config_dataset_meta(cfg: Any, mode: str) -> Optional[dict]:
 
 # registered in mmengine's root registry: runners are built by `RUNNERS.build(cfg)` there, outside any scope
 @RUNNERS.register_module()
-class ViTPoseRunner(CheckpointMixin, Runner):
-    """``mmengine.runner.Runner`` with :class:`CheckpointMixin`'s loading and saving, and data-parallel training on
-    machines without CUDA (gloo)."""
+class ViTPoseRunner(CheckpointMixin, LayerDecayCheckMixin, Runner):
+    """``mmengine.runner.Runner`` with :class:`CheckpointMixin`'s loading and saving, :class:`LayerDecayCheckMixin`'s
+    check, and data-parallel training on machines without CUDA (gloo)."""
 
     def wrap_model(self, model_wrapper_cfg, model):
         if self.distributed and model_wrapper_cfg is None and not torch.cuda.is_available():
@@ -110,6 +142,6 @@ class ViTPoseRunner(CheckpointMixin, Runner):
 
 
 @RUNNERS.register_module()
-class ViTPoseFlexibleRunner(CheckpointMixin, FlexibleRunner):
+class ViTPoseFlexibleRunner(CheckpointMixin, LayerDecayCheckMixin, FlexibleRunner):
     """``mmengine.runner.FlexibleRunner`` (strategies: DDP, FSDP, DeepSpeed) with :class:`CheckpointMixin`'s
-    loading and saving (``runner_type = 'ViTPoseFlexibleRunner'``)."""
+    loading and saving and :class:`LayerDecayCheckMixin`'s check (``runner_type = 'ViTPoseFlexibleRunner'``)."""

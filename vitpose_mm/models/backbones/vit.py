@@ -32,8 +32,8 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
 
-from vitpose_mm.engine.optim_wrappers.layer_decay_guard import watch_layer_decay
 from vitpose_mm.models.layers.pos_embed import resize_pos_embed
+from vitpose_mm.models.strict_loading import refuse_missing_weights
 from ..layers import (Attention, Block, DropPath, Mlp, MoEMlp, PatchEmbed, official_padding,
                       plan_block_attention)
 from ..layers import to_2tuple as _pair
@@ -106,6 +106,7 @@ class ViT(BaseBackbone):
                  use_rel_pos: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        refuse_missing_weights(self)  # whichever runner loads it (models/strict_loading.py)
         if patch_padding != 'pad':
             raise ValueError(f"patch_padding={patch_padding!r}: only 'pad' (the official mode) is supported")
         if embed_dim % num_heads:
@@ -154,7 +155,6 @@ class ViT(BaseBackbone):
         trunc_normal_(self.pos_embed, std=.02)
         self.apply(self._init_module)
         self._freeze_stages()
-        watch_layer_decay(self)  # warns if an optimizer's layer-decay rule misses these blocks
 
     # ---- construction helpers ---------------------------------------------------------------------------
     def _grid_for(self, hw: Tuple[int, int]) -> Tuple[int, int]:

@@ -1,3 +1,6 @@
+from .associative_embedding_training import (AssociativeEmbeddingHeatmapLoss, AssociativeEmbeddingTargets,
+                                              TrainableAssociativeEmbeddingHead)
 from .topdown_heatmap_simple_head import TopdownHeatmapSimpleHead
 
-__all__ = ['TopdownHeatmapSimpleHead']
+__all__ = ['TopdownHeatmapSimpleHead', 'AssociativeEmbeddingHeatmapLoss', 'AssociativeEmbeddingTargets',
+           'TrainableAssociativeEmbeddingHead']

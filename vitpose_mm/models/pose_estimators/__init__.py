@@ -1,6 +1,7 @@
+from .batch_flip_topdown import BatchFlipTopdownPoseEstimator
 from .fast_inference import PRECISIONS, enable_fast_inference, fast_inference_options, precision_dtype
 from .multi_dataset_bottomup import MultiDatasetBottomupPoseEstimator
 from .multi_dataset_topdown import MultiDatasetTopdownPoseEstimator
 
-__all__ = ['MultiDatasetBottomupPoseEstimator', 'MultiDatasetTopdownPoseEstimator', 'PRECISIONS',
-           'enable_fast_inference', 'fast_inference_options', 'precision_dtype']
+__all__ = ['BatchFlipTopdownPoseEstimator', 'MultiDatasetBottomupPoseEstimator', 'MultiDatasetTopdownPoseEstimator',
+           'PRECISIONS', 'enable_fast_inference', 'fast_inference_options', 'precision_dtype']

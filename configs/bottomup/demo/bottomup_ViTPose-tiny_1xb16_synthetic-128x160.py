@@ -1,17 +1,17 @@
-# Bottom-up demo, DEKR head: the tiny ViT of the top-down demo (192 channels, 6 blocks, 16x16 patches) on whole
-# 320x256 synthetic images (a 16x20 patch grid), ViTPose's classic decoder as a 1/16 -> 1/4 neck, mmpose's DEKRHead
-# with the SPR codec (disentangled keypoint regression: a root heatmap per person and a displacement per keypoint).
-# Trained from scratch on `python tools/make_synthetic_data.py data/synthetic`; no boxes at training or test time.
-# Recipe: mmpose configs/body_2d_keypoint/dekr/coco/dekr_hrnet-w32_8xb10-140e_coco-512x512.py (codec, head, losses,
-# pipelines, metric) with the optimizer of the top-down demo (AdamW, cosine); mmpose's COCO rescore net is left
-# out (it is trained on COCO poses, as mmpose's config says). No horizontal flip (neither augmentation nor flip
-# test): the synthetic people wear their side as a colour. Everything is in this one file.
+# The bottom-up demo: the tiny ViT of the top-down demo (192 channels, 6 blocks, 16x16 patches) on whole synthetic
+# images downscaled to 160x128 (an 8x10 patch grid), ViTPose's classic decoder as a 1/16 -> 1/4 neck, and mmpose's
+# AssociativeEmbeddingHead with its codec (a heatmap and a tag per keypoint; people are grouped by tag). Trained from
+# scratch on `python tools/make_synthetic_data.py data/synthetic`; no boxes at training or test time.
+# Recipe: mmpose configs/body_2d_keypoint/associative_embedding/coco/ae_hrnet-w32_8xb24-300e_coco-512x512.py (codec,
+# head, losses, pipelines, test settings, metric) with the optimizer of the top-down demo (AdamW, cosine). No
+# horizontal flip (neither augmentation nor flip test): the synthetic people wear their side as a colour.
+# Why this head is the default, and the other heads: docs/bottomup.md. Everything is in this one file.
 custom_imports = dict(imports=['vitpose_mm'], allow_failed_imports=False)
 default_scope = 'mmpose'
 runner_type = 'ViTPoseRunner'
 
 # ---- schedule ---------------------------------------------------------------------------------------------
-max_epochs = 12
+max_epochs = 4
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict()
 test_cfg = dict()
@@ -21,19 +21,20 @@ optim_wrapper = dict(
     paramwise_cfg=dict(num_layers=6, layer_decay_rate=1.0),  # from scratch: no decay
     clip_grad=dict(max_norm=1., norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', begin=0, end=100, start_factor=0.01, by_epoch=False),
+    dict(type='LinearLR', begin=0, end=50, start_factor=0.01, by_epoch=False),
     dict(type='CosineAnnealingLR', begin=0, end=max_epochs, T_max=max_epochs, eta_min=1e-5, by_epoch=True),
 ]
 
 # ---- model ------------------------------------------------------------------------------------------------
-input_size = (320, 256)  # (w, h): the whole synthetic image
+input_size = (160, 128)  # (w, h): the whole 320x256 synthetic image at half size
 codec = dict(
-    type='SPR',
+    type='AssociativeEmbedding',
     input_size=input_size,
     heatmap_size=(input_size[0] // 4, input_size[1] // 4),
-    sigma=(4, 2),
-    minimal_diagonal_length=32**0.5,
-    generate_keypoint_heatmaps=True,
+    sigma=2,
+    decode_topk=30,
+    decode_center_shift=0.5,
+    decode_keypoint_order=[0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16],
     decode_max_instances=30)
 model = dict(
     type='BottomupPoseEstimator',
@@ -52,15 +53,17 @@ model = dict(
         drop_path_rate=0.05),
     neck=dict(type='DeconvUpsampleNeck', in_channels=192, out_channels=(128, 128), kernel_sizes=(4, 4)),
     head=dict(
-        type='DEKRHead',
+        type='TrainableAssociativeEmbeddingHead',  # mmpose's head, its test without flip fixed (see its file)
         in_channels=128,
         num_keypoints=17,
-        heatmap_loss=dict(type='KeypointMSELoss', use_target_weight=True),
-        displacement_loss=dict(
-            type='SoftWeightSmoothL1Loss', use_target_weight=True, supervise_empty=False, beta=1 / 9,
-            loss_weight=0.002),
-        decoder=codec),
-    test_cfg=dict(multiscale_test=False, flip_test=False, nms_dist_thr=0.05, shift_heatmap=True,
+        tag_dim=1,
+        tag_per_keypoint=True,
+        deconv_out_channels=None,  # the neck upsamples
+        # KeypointMSELoss with the heatmap mask, without per-instance weights (associative_embedding_training.py)
+        keypoint_loss=dict(type='AssociativeEmbeddingHeatmapLoss'),
+        tag_loss=dict(type='AssociativeEmbeddingLoss', loss_weight=0.001),
+        decoder=dict(codec, heatmap_size=codec['input_size'])),  # heatmaps restored to the input size to decode
+    test_cfg=dict(multiscale_test=False, flip_test=False, shift_heatmap=False, restore_heatmap_size=True,
                   align_corners=False))
 
 # ---- data -------------------------------------------------------------------------------------------------
@@ -70,7 +73,8 @@ data_mode = 'bottomup'  # read by mmpose's inferencer and demo scripts
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='BottomupRandomAffine', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
+    # mmpose's codec with the label table its head needs (vitpose_mm/models/heads/associative_embedding_training.py)
+    dict(type='GenerateTarget', encoder=dict(codec, type='AssociativeEmbeddingTargets')),
     dict(type='BottomupGetHeatmapMask'),
     dict(type='PackPoseInputs'),
 ]
@@ -110,7 +114,7 @@ val_dataloader = dict(
         pipeline=val_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/person_keypoints_val.json',
-                     nms_mode='none', score_mode='keypoint')
+                     nms_mode='none', score_mode='bbox')
 test_evaluator = val_evaluator
 
 # ---- runtime ----------------------------------------------------------------------------------------------
