@@ -1,27 +1,29 @@
-"""Every public ViTPose checkpoint layout -> vitpose_mm (and vitpose_mm -> HF transformers).
+"""The one conversion: any public ViT/ViTPose layout -> this package's state dict (:func:`convert`, in the role of
+timm's ``checkpoint_filter_fn``). Pure: it reads tensors and the target model's shapes, writes nothing, loads nothing.
 
 One path for all layouts (tables in :mod:`.layouts`):
 
-1. read the file without running code (``torch.load(weights_only=True)`` or safetensors; an HF folder is
-   ``config.json`` + ``model.safetensors``);
+1. (the caller) read the file without running code (:func:`vitpose_mm.checkpoints.io.read_checkpoint`);
 2. detect the layout, or take the one given; rename by its table. Keys no rule matches are an error; dropped keys are
    named with their reason;
 3. ViTPose+ (experts, extra heads): keep one dataset. Its expert is folded into each block's ``mlp.fc2`` (the
    official ``tools/model_split.py`` does the same), its head becomes ``head``: a plain single-dataset ViTPose whose
    outputs equal the ViTPose+ model's for that dataset;
-4. with a target model (:func:`fit_to_model`): adapt the patch kernel to its patch size, resample ``pos_embed`` to
-   its grid (:mod:`vitpose_mm.checkpoints.adapt`; the source grid by the one rule of
-   :func:`vitpose_mm.models.layers.pos_embed.source_grid`) and check every key and shape *before* loading
-   anything, so a checkpoint that does not fit is refused with a diagnosis (:mod:`.diagnose`) and the model
-   untouched. :func:`vitpose_mm.checkpoints.load_checkpoint` is that path ending in the model.
+4. pre-training weights (MAE/timm, mmpretrain names; layout ``mae``) become the target ViT's names
+   (:mod:`.backbone`), an official ViTPose+ file for a multi-dataset model keeps every expert and head
+   (:func:`official_to_multi_dataset`);
+5. with a target model: adapt the patch kernel to its patch size and resample ``pos_embed`` to its grid
+   (:mod:`.adapt`; the source grid by the one rule of :func:`vitpose_mm.models.layers.pos_embed.source_grid`:
+   stated, recorded, the layout's released 16x12, square, else refused).
+
+:func:`fit_to_model` then checks every key and shape *before* anything is loaded (a diagnosis, :mod:`.diagnose`,
+only when they do not fit); :func:`vitpose_mm.checkpoints.load` is that path ending in the model.
 """
-import os
+import dataclasses
 import os.path as osp
 import re
-import tempfile
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -29,12 +31,8 @@ import torch.nn as nn
 from vitpose_mm.models.layers.pos_embed import AmbiguousGridError, source_grid
 from .adapt import fit_embeddings
 from .arch import RELEASED_GRID, Arch, arch_of_model, infer_arch
-from .diagnose import fix_for_arch, mismatch_message
-from vitpose_mm.models.layers import is_relative_position_key
-from .hf import hf_config_for, hints_from_hf_config, layer_norm_eps_note, read_hf_config, read_hf_folder, \
-    save_hf_folder
-from .io import load_file, recorded_grid, state_dict_of
-from .layouts import DATASETS, HF, LAYOUTS, Renamed, detect_layout, from_vitpose_mm, to_vitpose_mm
+from .io import strip_module_prefix
+from .layouts import DATASETS, LAYOUTS, Renamed, detect_layout, to_vitpose_mm
 
 _EXPERT = re.compile(r'^(backbone\.blocks\.(\d+)\.mlp)\.experts\.(\d+)\.(weight|bias)$')
 _EXTRA_HEAD = re.compile(r'^associate_heads\.(\d+)\.(.+)$')
@@ -47,15 +45,6 @@ class CheckpointMismatchError(ValueError, RuntimeError):
 
     A ``ValueError`` (bad input) and, like ``torch``'s strict ``load_state_dict``, a ``RuntimeError``.
     """
-
-
-@dataclass
-class Source:
-    """A checkpoint as read: its tensors, where from, and an HF ``config.json`` when it has one."""
-    state_dict: Dict[str, torch.Tensor]
-    path: str
-    hf_config: Optional[dict] = None
-    grid: Optional[Tuple[int, int]] = None  # recorded in the file's meta (this package's checkpoints)
 
 
 @dataclass
@@ -74,7 +63,7 @@ class Conversion:
 
     @property
     def backbone_only(self) -> bool:
-        return not any(k.startswith('head.') for k in self.state_dict)
+        return not any(k.startswith(('head.', 'heads.')) for k in self.state_dict)
 
     def meta(self) -> dict:
         """Plain data (loads under ``weights_only=True``) for the checkpoint's ``meta``."""
@@ -89,21 +78,6 @@ class Conversion:
             from vitpose_mm.datasets.facts import metainfo_file
             meta['dataset_meta'] = parse_pose_metainfo(dict(from_file=metainfo_file(self.head_dataset)))
         return meta
-
-
-# ---- reading ----------------------------------------------------------------------------------------------------
-def read_source(path: str) -> Source:
-    """Read a checkpoint file or an HF ``save_pretrained`` folder; never unpickles code."""
-    path = os.fspath(path)
-    if osp.isdir(path):
-        sd, cfg, _ = read_hf_folder(path)
-        return Source(sd, path, cfg)
-    obj = load_file(path)
-    sd = state_dict_of(obj, path)
-    beside = osp.join(osp.dirname(osp.abspath(path)), 'config.json')
-    cfg = read_hf_config(beside) if any(k.startswith('backbone.encoder.layer.') for k in sd) and \
-        osp.isfile(beside) else None
-    return Source(sd, path, cfg, recorded_grid(obj))
 
 
 # ---- converting -------------------------------------------------------------------------------------------------
@@ -140,13 +114,15 @@ def convert_state_dict(sd: Dict[str, torch.Tensor],
     renamed = to_vitpose_mm(sd, LAYOUTS[name])
     head_dataset = _head_dataset(renamed.state_dict, dataset)
     notes = renamed.notes + _select_dataset(renamed, dataset, keep_experts)
-    hints = hints_from_hf_config(hf_config) if hf_config else {}
+    hints = {}
+    if hf_config:
+        from .hf import hints_from_hf_config, layer_norm_eps_note
+        hints = hints_from_hf_config(hf_config)
+        note = layer_norm_eps_note(hints['layer_norm_eps'])
+        notes += [note] if note else []
     if name == 'hf' and hf_config is None:
         notes.append('no config.json beside these HF weights: heads and decoder upsampling are those of the released '
                      'sizes, the grid is guessed, and the LayerNorm eps is unknown (hub models use 1e-12)')
-    if hints:
-        note = layer_norm_eps_note(hints['layer_norm_eps'])
-        notes += [note] if note else []
     grid, reason = _grid_rule(renamed.state_dict, name, src_grid, hints.pop('grid', recorded), source)
     arch = infer_arch(renamed.state_dict, grid=grid, **hints)
     return Conversion(renamed.state_dict, name, arch, source, dataset, renamed.dropped, notes,
@@ -254,110 +230,179 @@ def _select_dataset(renamed: Renamed, dataset: Optional[str], keep_experts: bool
     return notes
 
 
-def convert_checkpoint(path: Union[str, Source],
-                       layout: str = 'auto',
-                       dataset: Optional[str] = None,
-                       keep_experts: bool = False,
-                       backbone: Optional[nn.Module] = None,
-                       src_grid: Optional[Sequence[int]] = None,
-                       patch_padding: str = 'pad') -> Conversion:
-    """Read (unless ``path`` is a :class:`Source` already) and convert a checkpoint file or HF folder.
+def official_to_multi_dataset(sd: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]]:
+    """Official ViTPose+ tensors -> ``(state dict in multi-dataset names, {dropped key: reason})``: every expert
+    kept, ``keypoint_head`` -> ``heads.coco``, ``associate_keypoint_heads.{k}`` -> ``heads.{dataset of expert
+    k + 1}`` (:class:`~vitpose_mm.models.MultiDatasetTopdownPoseEstimator`, the six-dataset configs).
 
-    Pre-training weights (layout ``mae``) become a backbone-only checkpoint for ``backbone`` (a ``ViT``, whose grid
-    the position embedding is resampled to, and whose patch size the kernel is adapted to by ``patch_padding``)
-    through :func:`vitpose_mm.checkpoints.convert_backbone_state_dict`. ``src_grid``: see :func:`convert_state_dict`.
+    Raises ``KeyError`` (from the rename table) on keys the official layout does not know, ``ValueError`` when the
+    checkpoint is not an official-layout ViTPose+ one (no experts or no associate heads).
     """
-    src = path if isinstance(path, Source) else read_source(path)
-    path = src.path
-    name = detect_layout(list(src.state_dict)) if layout == 'auto' else layout
-    if name != 'mae':
-        return convert_state_dict(src.state_dict, name, dataset, src.hf_config, keep_experts, source=src.path,
-                                  src_grid=src_grid, recorded=src.grid)
+    from vitpose_mm.datasets.facts import POSE_DATASETS
+    by_expert = {f.expert: f.dataset_name for f in POSE_DATASETS.values() if f.expert is not None}
+    layout = detect_layout(list(sd))
+    if layout != 'official':
+        raise ValueError(f'expected an official ViTPose+ checkpoint (keypoint_head, associate_keypoint_heads), '
+                         f'got the {layout!r} layout')
+    renamed = to_vitpose_mm(sd, LAYOUTS['official'])
+    if not any(_EXPERT.match(k) for k in renamed.state_dict) or \
+            not any(_EXTRA_HEAD.match(k) for k in renamed.state_dict):
+        raise ValueError('not a ViTPose+ checkpoint: it has no experts or no associate_keypoint_heads; load plain '
+                         'ViTPose checkpoints into the single-dataset configs')
+    out = {}
+    for key, value in renamed.state_dict.items():
+        m = _EXTRA_HEAD.match(key)
+        if key.startswith('head.'):
+            key = f'heads.{by_expert[0]}.' + key[len('head.'):]
+        elif m:
+            index = int(m.group(1)) + 1
+            if index not in by_expert:
+                raise KeyError(f'{renamed.origin[key]}: ViTPose+ has no dataset of expert {index}')
+            key = f'heads.{by_expert[index]}.{m.group(2)}'
+        out[key] = value
+    return out, dict(renamed.dropped)
+
+
+def _is_vit(model: Optional[nn.Module]) -> bool:
+    """A bare ViT backbone (the target of pre-training weights), not a pose model around one."""
+    return model is not None and hasattr(model, 'patch_shape') and not hasattr(model, 'backbone')
+
+
+def convert(state_dict: Dict[str, torch.Tensor],
+            model: Optional[nn.Module] = None,
+            layout: str = 'auto',
+            dataset: Optional[str] = None,
+            hf_config: Optional[dict] = None,
+            recorded_grid: Optional[Sequence[int]] = None,
+            src_grid: Optional[Sequence[int]] = None,
+            patch_padding: str = 'pad',
+            prefix: Optional[str] = None,
+            source: str = '<memory>') -> Conversion:
+    """Any public layout -> ``model``'s state dict, by the steps of the module docstring. Pure: ``state_dict`` and
+    ``model`` are not changed, nothing is read or written.
+
+    Args:
+        state_dict: the checkpoint's tensors (DDP's ``module.`` is stripped here).
+        model: the target: a pose model (``backbone`` ViT + ``head``, or ``heads`` of a multi-dataset model), a bare
+            ``ViT`` (pre-training or backbone weights, in ``ViT`` names; ``prefix`` selects the backbone part), or
+            None (rename and fold only: no grid or patch fitting).
+        layout: ``auto`` or a name of :data:`.layouts.LAYOUTS` (``official``, ``vitpose_mm``, ``mmpose``, ``hf``,
+            ``mae``).
+        dataset: ViTPose+ files for a single-dataset model: whose expert and head to keep (``coco``, ``aic`` ...).
+        hf_config: the HF ``config.json`` beside HF weights (heads, decoder, grid, LayerNorm eps).
+        recorded_grid: the (h, w) grid the file records (``meta['vitpose_mm']['grid']``).
+        src_grid: the (h, w) grid of the weights, stated by the caller (wins over everything).
+        patch_padding: ``pad``, ``bilinear`` or ``bicubic``: a patch kernel of another size (ViT-H/14 pre-training).
+        prefix: bare ``ViT`` target: the key prefix of the backbone (default: ``backbone.`` when present).
+        source: where the tensors came from, for notes and messages.
+
+    Returns:
+        a :class:`Conversion`: the state dict, the layout, every dropped source key with its reason, the notes on every
+        tensor changed (renames that change values, folded experts, resampled grid, adapted kernel).
+
+    Raises:
+        ValueError: unknown layout or dataset, a ViTPose+ file with no dataset for a plain model, pre-training weights
+        without a target. KeyError: a source key that no rule of the layout places. AmbiguousGridError: see
+        :func:`~vitpose_mm.models.layers.pos_embed.source_grid`.
+    """
+    sd = strip_module_prefix(state_dict)
+    if _is_vit(model):
+        return _pretraining(sd, model, '', prefix, src_grid, recorded_grid, patch_padding, source)
+    name = detect_layout(list(sd)) if layout == 'auto' else layout
+    backbone = getattr(model, 'backbone', None)
+    if name == 'mae':
+        if backbone is None:
+            raise ValueError(f'{source} holds pre-training weights (no pose head): give the backbone (a vitpose_mm '
+                             'config with --config) whose grid the position embedding is resampled to')
+        if dataset is not None:
+            raise ValueError('dataset applies to ViTPose+ checkpoints, not to pre-training weights')
+        return _pretraining(sd, backbone, 'backbone.', None, src_grid, recorded_grid, patch_padding, source)
+    if name == 'official' and dataset is None and hasattr(model, 'heads') and \
+            any(k.startswith('associate_keypoint_heads.') for k in sd):
+        out, dropped = official_to_multi_dataset(sd)
+        grid, reason = _grid_rule(out, name, src_grid, recorded_grid, source)
+        conv = Conversion(out, name, infer_arch(out, grid=grid), source, None, dropped,
+                          ['official ViTPose+ release renamed to the multi-dataset names (heads.DATASET)'],
+                          grid_known=grid is not None, grid_reason=reason)
+    else:
+        keep = bool(getattr(backbone, 'part_features', 0))
+        conv = convert_state_dict(sd, name, dataset, hf_config, keep, source, src_grid, recorded_grid)
+    if backbone is not None:
+        _fit(conv, model, patch_padding)
+    return conv
+
+
+def _pretraining(sd, vit: nn.Module, out_prefix: str, prefix, src_grid, recorded, patch_padding,
+                 source: str) -> Conversion:
+    """Pre-training (or backbone) weights in ``vit``'s names, fitted to its patch size and grid."""
     from .backbone import convert_backbone_state_dict
-    if backbone is None:
-        raise ValueError(f'{path} holds pre-training weights (no pose head): give the backbone (a vitpose_mm config '
-                         'with --config) whose grid the position embedding is resampled to')
-    if dataset is not None:
-        raise ValueError('dataset applies to ViTPose+ checkpoints, not to pre-training weights')
-    sd, dropped, notes = convert_backbone_state_dict(src.state_dict, backbone, src_grid=src_grid,
-                                                     recorded=src.grid, patch_padding=patch_padding)
-    sd = {'backbone.' + k: v for k, v in sd.items()}
-    hints = arch_of_model(backbone)
+    out, dropped, notes = convert_backbone_state_dict(sd, vit, prefix, src_grid, recorded, patch_padding, source)
+    out = {out_prefix + k: v for k, v in out.items()}
+    hints = arch_of_model(vit)
     hints.pop('upsample')
-    arch = infer_arch(sd, **hints)
-    notes.append('backbone only: load it with init_cfg=dict(type="Pretrained", checkpoint=...) in the backbone '
-                 'config')
-    return Conversion(sd, 'mae', arch, src.path, None, dropped, notes, grid_known=True, grid_reason='the model\'s')
+    arch = infer_arch(out if out_prefix else {'backbone.' + k: v for k, v in out.items()}, **hints)
+    return Conversion(out, 'mae', arch, source, None, dropped, notes, grid_known=True, grid_reason='the model\'s')
 
 
-# ---- checking against a model, loading, saving ------------------------------------------------------------------
-def fit_to_model(conv: Conversion, model: nn.Module, patch_padding: str = 'pad', config: Optional[str] = None,
-                 allow_missing: Sequence[str] = (), verbose: Optional[bool] = None) -> Conversion:
-    """Fit the embeddings to ``model`` (patch size, position grid; :func:`.adapt.fit_embeddings`), then check every
-    key and shape; on success ``conv.arch`` takes what the weights do not say (heads, decoder upsampling) from the
-    model.
+def _fit(conv: Conversion, model: nn.Module, patch_padding: str) -> None:
+    """Fit ``conv``'s patch kernel and position grid to ``model``'s ViT (a new dict; the tensors it held are not
+    changed); ``conv.arch`` then takes what the weights do not say (heads, decoder upsampling) from the model."""
+    sd = dict(conv.state_dict)
+    conv.notes += fit_embeddings(sd, model.backbone, 'backbone.', conv.arch.grid if conv.grid_known else None,
+                                 patch_padding=patch_padding, what=conv.source, reason=conv.grid_reason)
+    conv.state_dict, conv.grid_known = sd, True
+    hints = arch_of_model(model)
+    hints['layer_norm_eps'] = conv.arch.layer_norm_eps  # the source's (HF), kept for writing it back
+    conv.arch = infer_arch(sd, **hints)
 
-    ``model`` is a vitpose_mm pose model (``backbone`` + ``head``); for a backbone-only conversion only the
-    backbone keys are compared, and ``last_norm`` may be missing (pre-training weights have none ViTPose uses).
-    ``allow_missing``: model keys the checkpoint may lack. ``config`` names the model's config in the fix.
+
+def check_fits(conv: Conversion, model: nn.Module, config: Optional[str] = None, allow_missing: Sequence[str] = (),
+               verbose: Optional[bool] = None) -> None:
+    """Every key and shape of ``conv`` against ``model`` (a backbone-only conversion: the backbone keys, and
+    ``last_norm`` may be missing; ``allow_missing``: model keys the checkpoint may lack).
 
     Raises:
         CheckpointMismatchError: what the checkpoint is, what the model is, the fix, and the keys (grouped unless
-        ``verbose``); nothing is changed. AmbiguousGridError: see :func:`source_grid`.
+        ``verbose``; :mod:`.diagnose`).
     """
-    own = model.state_dict()
-    sd = dict(conv.state_dict)
-    notes = fit_embeddings(sd, model.backbone, 'backbone.', conv.arch.grid if conv.grid_known else None,
-                           patch_padding=patch_padding, what=conv.source, reason=conv.grid_reason)
+    from vitpose_mm.models.layers import is_relative_position_key
+    own, sd = model.state_dict(), conv.state_dict
     wanted = [k for k in own if k not in allow_missing and (not conv.backbone_only or (
         k.startswith('backbone.') and not k.startswith('backbone.last_norm.')))]
-    # window attention's relative-position tables (issue 9) are in no plain checkpoint: the model's load hook
+    # window attention's relative-position tables are in no plain checkpoint: the model's load hook
     # (WindowAttention._load_from_state_dict) fills them with zeros
     missing = [k for k in wanted if k not in sd and not is_relative_position_key(k)]
     surplus = [k for k in sd if k not in own]
     shapes = [f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}' for k in sd
               if k in own and sd[k].shape != own[k].shape]
-    if missing or surplus or shapes:
-        try:
-            model_arch = infer_arch(own, **arch_of_model(model))
-        except (KeyError, AttributeError, IndexError):
-            model_arch = None
-        fix = fix_for_arch(conv.arch, model_arch, conv.source, config) if model_arch else None
-        raise CheckpointMismatchError(mismatch_message(
-            conv.source, f'{conv.arch.describe()} ({conv.layout} layout)',
-            model_arch.describe() if model_arch else type(model).__name__, fix, missing, surplus, shapes,
-            verbose=verbose))
-    conv.state_dict, conv.grid_known = sd, True
-    conv.notes += notes
-    hints = arch_of_model(model)  # what the weights do not say (heads, upsampling), from the model
-    hints['layer_norm_eps'] = conv.arch.layer_norm_eps  # the source's (HF), kept for writing it back
-    if conv.backbone_only:
-        hints.pop('upsample')
-    conv.arch = infer_arch(sd, **hints)
+    if not (missing or surplus or shapes):
+        return
+    from .diagnose import fix_for_arch, mismatch_message
+    try:
+        model_arch = infer_arch(own, **arch_of_model(model))
+    except (KeyError, AttributeError, IndexError):
+        model_arch = None
+    fix = fix_for_arch(conv.arch, model_arch, conv.source, config) if model_arch else None
+    raise CheckpointMismatchError(mismatch_message(
+        conv.source, f'{conv.arch.describe()} ({conv.layout} layout)',
+        model_arch.describe() if model_arch else type(model).__name__, fix, missing, surplus, shapes,
+        verbose=verbose))
+
+
+def fit_to_model(conv: Conversion, model: nn.Module, patch_padding: str = 'pad', config: Optional[str] = None,
+                 allow_missing: Sequence[str] = (), verbose: Optional[bool] = None) -> Conversion:
+    """Fit a conversion made without a model (:func:`convert` with ``model=None``) to ``model`` and check it
+    (:func:`check_fits`); ``conv`` is changed only when it fits.
+
+    Raises:
+        CheckpointMismatchError: see :func:`check_fits`. AmbiguousGridError: see :func:`source_grid`.
+    """
+    fitted = dataclasses.replace(conv, notes=list(conv.notes))
+    _fit(fitted, model, patch_padding)
+    check_fits(fitted, model, config, allow_missing, verbose)
+    conv.__dict__.update(fitted.__dict__)
     return conv
 
 
-def save_checkpoint(conv: Conversion, path: str) -> None:
-    """Write an mmengine checkpoint ``{'meta': ..., 'state_dict': ...}``; a failure leaves no partial file."""
-    path = osp.abspath(os.fspath(path))
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', dir=osp.dirname(path))
-    os.close(fd)
-    try:
-        torch.save({'meta': conv.meta(), 'state_dict': OrderedDict(conv.state_dict)}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def save_hf(conv: Conversion, folder: str) -> dict:
-    """Write ``conv`` as an HF ``save_pretrained`` folder; returns the ``config.json`` written."""
-    config = hf_config_for(conv.arch)
-    save_hf_folder(folder, from_vitpose_mm(conv.state_dict, HF), config)
-    return config
-
-
-__all__ = ['CheckpointMismatchError', 'Conversion', 'Source', 'read_source', 'convert_state_dict',
-           'convert_checkpoint', 'fit_to_model', 'save_checkpoint', 'save_hf', 'detect_layout']
+__all__ = ['CheckpointMismatchError', 'Conversion', 'convert', 'convert_state_dict', 'check_fits',
+           'fit_to_model', 'official_to_multi_dataset']
