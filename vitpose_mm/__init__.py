@@ -4,7 +4,7 @@ Importing the package registers its modules in mmpose's registries (``custom_imp
 lets ``torch.load(weights_only=True)`` read the checkpoints mmengine's runner writes, and lets mmengine's
 ``--launcher pytorch`` start on machines without CUDA (gloo).
 """
-from . import datasets, engine, evaluation, models  # noqa: F401  (registration)
+from . import checkpoints, datasets, engine, evaluation, models  # noqa: F401  (registration)
 from .engine import allow_cpu_distributed, allow_mmengine_checkpoints
 
 __version__ = '0.1.0'

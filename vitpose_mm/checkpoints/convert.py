@@ -30,9 +30,8 @@ import torch.nn as nn
 
 from vitpose_mm.models.layers.pos_embed import AmbiguousGridError, source_grid
 from .adapt import fit_embeddings
-from .arch import RELEASED_GRID, Arch, arch_of_model, infer_arch
 from .io import strip_module_prefix
-from .layouts import DATASETS, LAYOUTS, Renamed, detect_layout, to_vitpose_mm
+from .layouts import DATASETS, LAYOUTS, RELEASED_GRID, Renamed, detect_layout, to_vitpose_mm
 
 _EXPERT = re.compile(r'^(backbone\.blocks\.(\d+)\.mlp)\.experts\.(\d+)\.(weight|bias)$')
 _EXTRA_HEAD = re.compile(r'^associate_heads\.(\d+)\.(.+)$')
@@ -49,17 +48,33 @@ class CheckpointMismatchError(ValueError, RuntimeError):
 
 @dataclass
 class Conversion:
-    """A checkpoint in vitpose_mm names, with everything a reader needs to trust it."""
+    """A checkpoint in vitpose_mm names, with everything a reader needs to trust it. ``arch`` (what the weights
+    describe: :class:`~vitpose_mm.checkpoints.arch.Arch`) is read off the tensors when first asked for."""
     state_dict: Dict[str, torch.Tensor]
     layout: str
-    arch: Arch
     source: str = '<memory>'
     dataset: Optional[str] = None
     dropped: Dict[str, str] = field(default_factory=dict)  # source key -> reason
     notes: List[str] = field(default_factory=list)
-    grid_known: bool = False  # arch.grid by the grid rule (stated, recorded, layout default, square), not assumed
+    grid: Optional[Tuple[int, int]] = None  # the weights' position grid by the grid rule, when it can say
+    grid_known: bool = False  # grid by the rule (stated, recorded, layout default, square), not assumed
     grid_reason: str = ''
     head_dataset: Optional[str] = None  # whose keypoints the head predicts (COCO's for HF ViTPose+), when known
+    hints: dict = field(default_factory=dict)  # what the weights do not say: num_heads, upsample, layer_norm_eps
+    _arch: Optional[object] = field(default=None, repr=False, compare=False)
+
+    @property
+    def arch(self) -> 'Arch':  # noqa: F821  (vitpose_mm.checkpoints.arch, imported when asked for)
+        if self._arch is None:
+            from .arch import infer_arch
+            sd = self.state_dict if 'backbone.pos_embed' in self.state_dict else {
+                'backbone.' + k: v for k, v in self.state_dict.items()}  # a bare ViT's names
+            self._arch = infer_arch(sd, grid=self.grid, **self.hints)
+        return self._arch
+
+    @arch.setter
+    def arch(self, value) -> None:
+        self._arch = value
 
     @property
     def backbone_only(self) -> bool:
@@ -124,9 +139,8 @@ def convert_state_dict(sd: Dict[str, torch.Tensor],
         notes.append('no config.json beside these HF weights: heads and decoder upsampling are those of the released '
                      'sizes, the grid is guessed, and the LayerNorm eps is unknown (hub models use 1e-12)')
     grid, reason = _grid_rule(renamed.state_dict, name, src_grid, hints.pop('grid', recorded), source)
-    arch = infer_arch(renamed.state_dict, grid=grid, **hints)
-    return Conversion(renamed.state_dict, name, arch, source, dataset, renamed.dropped, notes,
-                      grid_known=grid is not None, grid_reason=reason, head_dataset=head_dataset)
+    return Conversion(renamed.state_dict, name, source, dataset, renamed.dropped, notes, grid, grid is not None,
+                      reason, head_dataset, hints)
 
 
 def _head_dataset(sd: Dict[str, torch.Tensor], dataset: Optional[str]) -> Optional[str]:
@@ -321,9 +335,9 @@ def convert(state_dict: Dict[str, torch.Tensor],
             any(k.startswith('associate_keypoint_heads.') for k in sd):
         out, dropped = official_to_multi_dataset(sd)
         grid, reason = _grid_rule(out, name, src_grid, recorded_grid, source)
-        conv = Conversion(out, name, infer_arch(out, grid=grid), source, None, dropped,
+        conv = Conversion(out, name, source, None, dropped,
                           ['official ViTPose+ release renamed to the multi-dataset names (heads.DATASET)'],
-                          grid_known=grid is not None, grid_reason=reason)
+                          grid, grid is not None, reason)
     else:
         keep = bool(getattr(backbone, 'part_features', 0))
         conv = convert_state_dict(sd, name, dataset, hf_config, keep, source, src_grid, recorded_grid)
@@ -338,28 +352,34 @@ def _pretraining(sd, vit: nn.Module, out_prefix: str, prefix, src_grid, recorded
     from .backbone import convert_backbone_state_dict
     out, dropped, notes = convert_backbone_state_dict(sd, vit, prefix, src_grid, recorded, patch_padding, source)
     out = {out_prefix + k: v for k, v in out.items()}
-    hints = arch_of_model(vit)
+    hints = hints_of_model(vit)
     hints.pop('upsample')
-    arch = infer_arch(out if out_prefix else {'backbone.' + k: v for k, v in out.items()}, **hints)
-    return Conversion(out, 'mae', arch, source, None, dropped, notes, grid_known=True, grid_reason='the model\'s')
+    return Conversion(out, 'mae', source, None, dropped, notes, tuple(vit.patch_shape), True, 'the model\'s',
+                      hints=hints)
 
 
 def _fit(conv: Conversion, model: nn.Module, patch_padding: str) -> None:
     """Fit ``conv``'s patch kernel and position grid to ``model``'s ViT (a new dict; the tensors it held are not
-    changed); ``conv.arch`` then takes what the weights do not say (heads, decoder upsampling) from the model."""
+    changed)."""
     sd = dict(conv.state_dict)
-    conv.notes += fit_embeddings(sd, model.backbone, 'backbone.', conv.arch.grid if conv.grid_known else None,
+    conv.notes += fit_embeddings(sd, model.backbone, 'backbone.', conv.grid if conv.grid_known else None,
                                  patch_padding=patch_padding, what=conv.source, reason=conv.grid_reason)
-    conv.state_dict, conv.grid_known = sd, True
-    hints = arch_of_model(model)
-    hints['layer_norm_eps'] = conv.arch.layer_norm_eps  # the source's (HF), kept for writing it back
-    conv.arch = infer_arch(sd, **hints)
+    conv.state_dict, conv.grid, conv.grid_known, conv.arch = sd, tuple(model.backbone.patch_shape), True, None
+
+
+def hints_of_model(model: nn.Module) -> dict:
+    """What a built model (a pose model or its ViT) says that its weights do not: attention heads, the simple
+    decoder's upsampling (None without a head), LayerNorm eps."""
+    backbone, head = getattr(model, 'backbone', model), getattr(model, 'head', None)
+    return dict(num_heads=backbone.blocks[0].attn.num_heads, layer_norm_eps=backbone.blocks[0].norm1.eps,
+                upsample=int(getattr(head, 'upsample', 0) or 0) if head is not None else None)
 
 
 def check_fits(conv: Conversion, model: nn.Module, config: Optional[str] = None, allow_missing: Sequence[str] = (),
                verbose: Optional[bool] = None) -> None:
     """Every key and shape of ``conv`` against ``model`` (a backbone-only conversion: the backbone keys, and
-    ``last_norm`` may be missing; ``allow_missing``: model keys the checkpoint may lack).
+    ``last_norm`` may be missing; ``allow_missing``: model keys the checkpoint may lack). When they fit,
+    ``conv.arch`` takes what the weights do not say (attention heads, decoder upsampling) from the model.
 
     Raises:
         CheckpointMismatchError: what the checkpoint is, what the model is, the fix, and the keys (grouped unless
@@ -376,7 +396,12 @@ def check_fits(conv: Conversion, model: nn.Module, config: Optional[str] = None,
     shapes = [f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}' for k in sd
               if k in own and sd[k].shape != own[k].shape]
     if not (missing or surplus or shapes):
+        hints = hints_of_model(model)
+        if 'layer_norm_eps' in conv.hints:  # the source's (HF), kept for writing it back
+            hints['layer_norm_eps'] = conv.hints['layer_norm_eps']
+        conv.hints, conv.arch = hints, None
         return
+    from .arch import arch_of_model, infer_arch
     from .diagnose import fix_for_arch, mismatch_message
     try:
         model_arch = infer_arch(own, **arch_of_model(model))

@@ -28,8 +28,12 @@ def load_file(path: str) -> Any:
         except Exception as e:  # safetensors raises its own SafetensorError
             raise RuntimeError(f'cannot read safetensors file {path}: {e}') from e
     from vitpose_mm.engine.checkpoint_globals import mmengine_checkpoint_globals
-    try:  # the runner's checkpoints carry mmengine's message hub: its plain-data types are allowed for this load
-        with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
+    # the runner's checkpoints carry mmengine's message hub: its plain-data types are allowed for this load only
+    # (torch's context removes what it added on exit: only what is not allowed already is added)
+    allowed = torch.serialization.get_safe_globals()
+    extra = [g for g in mmengine_checkpoint_globals() if g not in allowed]
+    try:
+        with torch.serialization.safe_globals(extra):
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         raise RuntimeError(f'refused to load {path}: it is not a plain weights file (weights_only=True rejected '

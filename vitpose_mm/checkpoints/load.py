@@ -199,7 +199,7 @@ def _load_backbone(vit: nn.Module, sd, ckpt, source: str, prefix, src_grid, patc
     if not_allowed:
         raise KeyError(f'{source} lacks backbone weights {not_allowed[:8]}{" ..." if len(not_allowed) > 8 else ""}')
     vit.load_state_dict({**{k: own[k] for k in missing}, **conv.state_dict}, strict=True)
-    MMLogger.get_current_instance().info(f'kept the initial values of {missing or "nothing"}')
+    MMLogger.get_current_instance().info(f'{source}: kept initial values of {missing or "nothing"}')
     _log_loaded(source, 'backbone', len(conv.state_dict), conv.dropped, ())  # notes: logged when made
     return Loaded(ckpt, conv.layout, conv.notes, None, conv.dropped)
 
@@ -257,7 +257,7 @@ def check_dataset(recorded: Optional[dict], expected: Optional[dict], source: st
             f'{what} {read_as} Fix: use a config of {got!r}{_example(got)}; to fine-tune it '
             f'on {want!r}, load it with load_from in a training run (a warning there); to run it anyway, '
             "--cfg-options checkpoint_loading.dataset_check=warn (tools/test.py, the runner) or "
-            "dataset_check='warn' (load_checkpoint).")
+            "dataset_check='warn' (load).")
     MMLogger.get_current_instance().warning(
         f'{what} Its head starts from {got!r} keypoints: right for fine-tuning on {want!r}; to test or run it, use a '
         f'config of {got!r}{_example(got)}.')
