@@ -6,9 +6,9 @@ One path for all layouts (tables in :mod:`.layouts`):
 1. (the caller) read the file without running code (:func:`vitpose_mm.checkpoints.io.read_checkpoint`);
 2. detect the layout, or take the one given; rename by its table. Keys no rule matches are an error; dropped keys are
    named with their reason;
-3. ViTPose+ (experts, extra heads): keep one dataset. Its expert is folded into each block's ``mlp.fc2`` (the
-   official ``tools/model_split.py`` does the same), its head becomes ``head``: a plain single-dataset ViTPose whose
-   outputs equal the ViTPose+ model's for that dataset;
+3. ViTPose+ (experts, extra heads; :mod:`.experts`): keep one dataset. Its expert is folded into each block's
+   ``mlp.fc2`` (the official ``tools/model_split.py`` does the same), its head becomes ``head``: a plain
+   single-dataset ViTPose whose outputs equal the ViTPose+ model's for that dataset;
 4. pre-training weights (MAE/timm, mmpretrain names; layout ``mae``) become the target ViT's names
    (:mod:`.backbone`), an official ViTPose+ file for a multi-dataset model keeps every expert and head
    (:func:`official_to_multi_dataset`);
@@ -16,12 +16,11 @@ One path for all layouts (tables in :mod:`.layouts`):
    (:mod:`.adapt`; the source grid by the one rule of :func:`vitpose_mm.models.layers.pos_embed.source_grid`:
    stated, recorded, the layout's released 16x12, square, else refused).
 
-:func:`fit_to_model` then checks every key and shape *before* anything is loaded (a diagnosis, :mod:`.diagnose`,
+:func:`check_fits` then checks every key and shape *before* anything is loaded (a diagnosis, :mod:`.diagnose`,
 only when they do not fit); :func:`vitpose_mm.checkpoints.load` is that path ending in the model.
 """
 import dataclasses
 import os.path as osp
-import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -30,13 +29,10 @@ import torch.nn as nn
 
 from vitpose_mm.models.layers.pos_embed import AmbiguousGridError, source_grid
 from .adapt import fit_embeddings
+from .experts import (COCO_HEAD_BEHIND, head_dataset, official_to_multi_dataset, select_dataset,  # noqa: F401
+                      short_dataset_name)
 from .io import strip_module_prefix
-from .layouts import DATASETS, LAYOUTS, RELEASED_GRID, Renamed, detect_layout, to_vitpose_mm
-
-_EXPERT = re.compile(r'^(backbone\.blocks\.(\d+)\.mlp)\.experts\.(\d+)\.(weight|bias)$')
-_EXTRA_HEAD = re.compile(r'^associate_heads\.(\d+)\.(.+)$')
-COCO_HEAD_BEHIND = 'the COCO head behind'  # how a converted HF ViTPose+ model for another dataset is labelled
-_DATASET_NAMES = {index: name for name, (index, _) in DATASETS.items()}
+from .layouts import LAYOUTS, RELEASED_GRID, detect_layout, to_vitpose_mm
 
 
 class CheckpointMismatchError(ValueError, RuntimeError):
@@ -120,15 +116,15 @@ def convert_state_dict(sd: Dict[str, torch.Tensor],
         recorded: the grid the file records (``meta['vitpose_mm']['grid']``).
     """
     name = detect_layout(list(sd)) if layout == 'auto' else layout
-    dataset = _short_dataset_name(dataset) if dataset is not None else None
+    dataset = short_dataset_name(dataset) if dataset is not None else None
     if name not in LAYOUTS:
         raise ValueError(f'unknown layout {name!r}; known: {sorted(LAYOUTS)}')
     if name == 'mae':
         raise ValueError(f'{source} holds pre-training weights (no pose head): convert them for a backbone with '
                          'convert_checkpoint(..., backbone=vit) or use them through init_cfg')
     renamed = to_vitpose_mm(sd, LAYOUTS[name])
-    head_dataset = _head_dataset(renamed.state_dict, dataset)
-    notes = renamed.notes + _select_dataset(renamed, dataset, keep_experts)
+    head = head_dataset(renamed.state_dict, dataset)
+    notes = renamed.notes + select_dataset(renamed, dataset, keep_experts)
     hints = {}
     if hf_config:
         from .hf import hints_from_hf_config, layer_norm_eps_note
@@ -140,16 +136,7 @@ def convert_state_dict(sd: Dict[str, torch.Tensor],
                      'sizes, the grid is guessed, and the LayerNorm eps is unknown (hub models use 1e-12)')
     grid, reason = _grid_rule(renamed.state_dict, name, src_grid, hints.pop('grid', recorded), source)
     return Conversion(renamed.state_dict, name, source, dataset, renamed.dropped, notes, grid, grid is not None,
-                      reason, head_dataset, hints)
-
-
-def _head_dataset(sd: Dict[str, torch.Tensor], dataset: Optional[str]) -> Optional[str]:
-    """Whose keypoints the converted head predicts: ``dataset``, except for a ViTPose+ file with experts but only
-    the COCO head (HF keeps no other): then COCO's, whichever expert ``dataset`` picks."""
-    if dataset is None:
-        return None
-    experts = any(_EXPERT.match(k) for k in sd)
-    return 'coco' if experts and not any(_EXTRA_HEAD.match(k) for k in sd) else dataset
+                      reason, head, hints)
 
 
 def _grid_rule(sd: Dict[str, torch.Tensor], layout: str, given, recorded, source: str):
@@ -163,118 +150,6 @@ def _grid_rule(sd: Dict[str, torch.Tensor], layout: str, given, recorded, source
         return source_grid(pos.shape[1] - 1, given, recorded, default, what=source)
     except AmbiguousGridError:
         return None, ''
-
-
-def _short_dataset_name(name: str) -> str:
-    """The ViTPose+ short name (``wholebody``) of a dataset given by mmpose's ``dataset_name`` (``coco_wholebody``);
-    ``name`` itself when it is neither."""
-    from vitpose_mm.datasets.facts import dataset_facts
-    try:
-        return dataset_facts(name).name
-    except KeyError:
-        return name
-
-
-def _select_dataset(renamed: Renamed, dataset: Optional[str], keep_experts: bool) -> List[str]:
-    """Fold ViTPose+ to one dataset in place (see the module docstring); returns notes."""
-    sd, origin, dropped = renamed.state_dict, renamed.origin, renamed.dropped
-    experts = sorted({int(m.group(3)) for k in sd for m in [_EXPERT.match(k)] if m})
-    heads = sorted({int(m.group(1)) for k in sd for m in [_EXTRA_HEAD.match(k)] if m})
-    if dataset is not None and dataset not in DATASETS:
-        raise ValueError(f'unknown dataset {dataset!r}; ViTPose+ datasets: {list(DATASETS)}')
-    if not experts and not heads:
-        if dataset not in (None, 'coco'):
-            raise ValueError(f'dataset {dataset!r} picks a ViTPose+ expert, but this checkpoint has no experts')
-        return []
-    what = f'ViTPose+ checkpoint ({len(experts)} experts, {1 + len(heads)} heads)'
-
-    def drop(key: str, reason: str) -> None:
-        dropped[origin.pop(key)] = reason
-        del sd[key]
-
-    def fold(index: int, label: str) -> None:
-        for k in sorted(k for k in sd if _EXPERT.match(k)):
-            mlp, _, j, param = _EXPERT.match(k).groups()
-            if int(j) != index:
-                drop(k, f'expert {j} ({_DATASET_NAMES.get(int(j), "?")}), not the one of {label}')
-                continue
-            fc2 = f'{mlp}.fc2.{param}'
-            sd[fc2] = torch.cat([sd[fc2], sd[k]], dim=0)
-            drop(k, f"folded into its block's mlp.fc2 ({label})")
-        notes.append(f"{what}: folded expert {index} ({label}) into every block's mlp.fc2 (the shared channels "
-                     "first, then the expert's), as the official tools/model_split.py does")
-
-    notes: List[str] = []
-    if dataset is None:
-        if len(experts) == 1 and not heads:  # one expert: nothing to choose
-            fold(experts[0], 'its only expert')
-            return notes
-        if not keep_experts:
-            raise ValueError(f'{what}: choose the dataset to keep, one of {list(DATASETS)} (--dataset); its '
-                             "expert is folded into each block's fc2 and its head becomes the model's head")
-        for k in [k for k in sd if _EXTRA_HEAD.match(k)]:
-            drop(k, f'head of dataset {_DATASET_NAMES.get(int(_EXTRA_HEAD.match(k).group(1)) + 1)}: HF '
-                 "VitPoseForPoseEstimation has one head (the COCO head is kept, as in HF's own conversion)")
-        return [f'{what}: kept all experts and the COCO head']
-    index = DATASETS[dataset][0]
-    if experts:
-        if index not in experts:
-            raise ValueError(f'{what}: dataset {dataset!r} is expert {index}, which is not among {experts}')
-        fold(index, f'dataset {dataset}')
-    if index == 0:
-        for k in [k for k in sd if _EXTRA_HEAD.match(k)]:
-            drop(k, f'head of dataset {_DATASET_NAMES.get(int(_EXTRA_HEAD.match(k).group(1)) + 1)}, not coco')
-        return notes
-    if not heads:
-        notes.append(f'{COCO_HEAD_BEHIND} the {dataset} expert: HF ViTPose+ keeps only the COCO head, so this model '
-                     f'predicts COCO\'s 17 keypoints (not {dataset}\'s) with the {dataset} expert folded in; its '
-                     f'outputs equal the source model run with dataset_index={index}')
-        return notes
-    if index - 1 not in heads:
-        raise ValueError(f'{what}: no head for dataset {dataset!r} (associate head {index - 1})')
-    for k in [k for k in sd if k.startswith('head.')]:
-        drop(k, f'head of dataset coco, not {dataset}')
-    for k in [k for k in sd if _EXTRA_HEAD.match(k)]:
-        i, rest = _EXTRA_HEAD.match(k).groups()
-        if int(i) == index - 1:
-            sd['head.' + rest], origin['head.' + rest] = sd.pop(k), origin.pop(k)
-        else:
-            drop(k, f'head of dataset {_DATASET_NAMES.get(int(i) + 1)}, not {dataset}')
-    notes.append(f'kept the head of {dataset} ({origin["head.final_layer.weight"].rsplit(".", 2)[0]})')
-    return notes
-
-
-def official_to_multi_dataset(sd: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]]:
-    """Official ViTPose+ tensors -> ``(state dict in multi-dataset names, {dropped key: reason})``: every expert
-    kept, ``keypoint_head`` -> ``heads.coco``, ``associate_keypoint_heads.{k}`` -> ``heads.{dataset of expert
-    k + 1}`` (:class:`~vitpose_mm.models.MultiDatasetTopdownPoseEstimator`, the six-dataset configs).
-
-    Raises ``KeyError`` (from the rename table) on keys the official layout does not know, ``ValueError`` when the
-    checkpoint is not an official-layout ViTPose+ one (no experts or no associate heads).
-    """
-    from vitpose_mm.datasets.facts import POSE_DATASETS
-    by_expert = {f.expert: f.dataset_name for f in POSE_DATASETS.values() if f.expert is not None}
-    layout = detect_layout(list(sd))
-    if layout != 'official':
-        raise ValueError(f'expected an official ViTPose+ checkpoint (keypoint_head, associate_keypoint_heads), '
-                         f'got the {layout!r} layout')
-    renamed = to_vitpose_mm(sd, LAYOUTS['official'])
-    if not any(_EXPERT.match(k) for k in renamed.state_dict) or \
-            not any(_EXTRA_HEAD.match(k) for k in renamed.state_dict):
-        raise ValueError('not a ViTPose+ checkpoint: it has no experts or no associate_keypoint_heads; load plain '
-                         'ViTPose checkpoints into the single-dataset configs')
-    out = {}
-    for key, value in renamed.state_dict.items():
-        m = _EXTRA_HEAD.match(key)
-        if key.startswith('head.'):
-            key = f'heads.{by_expert[0]}.' + key[len('head.'):]
-        elif m:
-            index = int(m.group(1)) + 1
-            if index not in by_expert:
-                raise KeyError(f'{renamed.origin[key]}: ViTPose+ has no dataset of expert {index}')
-            key = f'heads.{by_expert[index]}.{m.group(2)}'
-        out[key] = value
-    return out, dict(renamed.dropped)
 
 
 def _is_vit(model: Optional[nn.Module]) -> bool:
