@@ -69,7 +69,7 @@ def overfit_tiny_model(data_dir: str, steps: int = 40, amp_dtype=None):
     from mmpose.registry import DATASETS, MODELS
 
     import vitpose_mm  # noqa: F401
-    from vitpose_mm.datasets.synthetic import generate_synthetic_coco
+    from vitpose_mm.synthetic import generate_synthetic_coco
     data = generate_synthetic_coco(data_dir, num_train=4, num_val=0, seed=5)
     cfg = Config.fromfile(DEMO_CFG)
     cfg.merge_from_dict({'model.backbone.embed_dim': 64, 'model.backbone.depth': 2, 'model.backbone.num_heads': 4,

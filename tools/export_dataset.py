@@ -44,7 +44,7 @@ def build(config: str):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import vitpose_mm  # noqa: F401  (registers the modules; lets weights_only read mmengine checkpoints)
+    import vitpose_mm  # noqa: F401  (registers the modules)
     from vitpose_mm.checkpoints import load
     from vitpose_mm.checkpoints.multi_dataset import export_dataset, save_exported
     from vitpose_mm.utils import error_message

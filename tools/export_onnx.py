@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmengine.logging import MMLogger
 
-    import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
+    import vitpose_mm  # noqa: F401  (registers the modules)
     from vitpose_mm.checkpoints import CheckpointMismatchError
     from vitpose_mm.deploy.export import export_and_verify
     from vitpose_mm.utils import error_message

@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from vitpose_mm.datasets import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -6,7 +6,7 @@ Example::
 
 writes ``OUT/coco`` (``generate_synthetic_coco`` with ``--seed``; annotations/person_keypoints_{train,val}.json) and
 ``OUT/aic`` (other people, drawn with seed ``--seed + 1``, relabelled to AI Challenger's 14 keypoints by
-``vitpose_mm.datasets.synthetic_aic``; annotations/aic_{train,val}.json; ``--num-train-aic`` training images, by
+``vitpose_mm.synthetic.aic``; annotations/aic_{train,val}.json; ``--num-train-aic`` training images, by
 default as many as COCO's). ``--aic-domain inverted`` writes the AIC-style images colour-inverted (another visual
 domain on top of the other keypoint definition; the people and labels are unchanged). See docs/vitpose_plus.md.
 """
@@ -15,8 +15,8 @@ import json
 import os.path as osp
 import sys
 
-from vitpose_mm.datasets import generate_synthetic_coco
-from vitpose_mm.datasets.synthetic_aic import relabel_coco_to_aic
+from vitpose_mm.synthetic import generate_synthetic_coco
+from vitpose_mm.synthetic import relabel_coco_to_aic
 
 
 def parse_args(argv=None) -> argparse.Namespace:

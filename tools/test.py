@@ -16,7 +16,7 @@ import os.path as osp
 
 from mmengine.config import DictAction
 
-import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
+import vitpose_mm  # noqa: F401  (registers the modules)
 from vitpose_mm.checkpoints import CheckpointMismatchError
 from vitpose_mm.engine.launch import LAUNCHERS, build_test_config, run_test
 from vitpose_mm.models.pose_estimators import PRECISIONS
@@ -71,8 +71,15 @@ def main(argv=None):
                             work_dir=args.work_dir, launcher=args.launcher, out=args.out, show_dir=args.show_dir,
                             kpt_thr=args.kpt_thr, src_grid=args.src_grid, verbose=args.verbose,
                             precision=args.precision, compile=args.compile)
+    prepare = None
+    if onnx_model:  # the export in place of the config's model
+        from vitpose_mm.deploy.evaluate import use_onnx_model
+        dataset_check = (cfg.get('checkpoint_loading') or {}).get('dataset_check', 'error')
+
+        def prepare(runner):
+            use_onnx_model(runner, onnx_model, dataset_check=dataset_check)
     try:
-        run_test(cfg, onnx_model)
+        run_test(cfg, prepare)
     except CheckpointMismatchError as e:  # what the checkpoint is and the fix, without a traceback
         raise SystemExit(f'error: {e}')
 

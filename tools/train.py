@@ -11,7 +11,7 @@ import os
 
 from mmengine.config import DictAction
 
-import vitpose_mm  # noqa: F401  (registers the modules, allows mmengine checkpoints under weights_only)
+import vitpose_mm  # noqa: F401  (registers the modules)
 from vitpose_mm.engine.launch import LAUNCHERS, build_train_config, run_train
 
 

@@ -18,7 +18,7 @@ auto_scale_lr = dict(base_batch_size=512)  # 8 GPUs x 64
 # ---- model parts shared by every size: codec, loss, flip test ---------------------------------------------
 codec = dict(type='UDPHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
 model = dict(
-    type='TopdownPoseEstimator',
+    type='BatchFlipTopdownPoseEstimator',  # mmpose's TopdownPoseEstimator + test_cfg.batch_flip
     data_preprocessor=dict(
         type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     head=dict(loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),

@@ -19,7 +19,7 @@ auto_scale_lr = dict(base_batch_size=512)  # 8 GPUs x 64
 # heatmaps at 1/4 of the input; sigma grows with the heatmap as in mmpose (64x48: 2, 96x72: 3)
 codec = dict(type='UDPHeatmap', input_size=(288, 384), heatmap_size=(72, 96), sigma=3)
 model = dict(
-    type='TopdownPoseEstimator',
+    type='BatchFlipTopdownPoseEstimator',  # mmpose's TopdownPoseEstimator + test_cfg.batch_flip
     data_preprocessor=dict(
         type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     head=dict(loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),

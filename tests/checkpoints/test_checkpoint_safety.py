@@ -1,4 +1,5 @@
-"""mmengine's checkpoints load under torch.load(weights_only=True); nothing else gets through."""
+"""mmengine's checkpoints load under torch.load(weights_only=True) inside the package loader's allow-list context
+(``mmengine_checkpoint_globals``), and only there; nothing else gets through."""
 import pickle
 
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-import vitpose_mm  # noqa: F401  (installs the allow-list)
+from vitpose_mm.checkpoints.io import load_file
+from vitpose_mm.checkpoints.safe_globals import mmengine_checkpoint_globals
 
 
 def test_message_hub_state_round_trips_under_weights_only(tmp_path):
@@ -17,7 +19,16 @@ def test_message_hub_state_round_trips_under_weights_only(tmp_path):
     ckpt = {'meta': {'seed': 0, 'dataset_meta': {'sigmas': np.ones(17, np.float32)}},
             'message_hub': hub.state_dict(), 'state_dict': {'w': torch.ones(2)}}
     torch.save(ckpt, tmp_path / 'ckpt.pth')
-    loaded = torch.load(tmp_path / 'ckpt.pth', weights_only=True)
+    with pytest.raises(pickle.UnpicklingError, match='Unsupported global'):  # outside the context: torch's own list
+        torch.load(tmp_path / 'ckpt.pth', weights_only=True)
+    before = set(torch.serialization.get_safe_globals())
+    with mmengine_checkpoint_globals():
+        loaded = torch.load(tmp_path / 'ckpt.pth', weights_only=True)
+        with mmengine_checkpoint_globals():  # nested: the outer block keeps its globals
+            pass
+        torch.load(tmp_path / 'ckpt.pth', weights_only=True)
+    assert set(torch.serialization.get_safe_globals()) == before
+    assert load_file(tmp_path / 'ckpt.pth')['message_hub']['log_scalars']['train/loss'].mean() == pytest.approx(0.375)
     buf = loaded['message_hub']['log_scalars']['train/loss']
     assert isinstance(buf, HistoryBuffer) and buf.mean() == pytest.approx(0.375)
     np.testing.assert_array_equal(loaded['meta']['dataset_meta']['sigmas'], np.ones(17, np.float32))
@@ -37,5 +48,5 @@ class _GetattrGadget:
                                          (HistoryBuffer, '__class__')])
 def test_getattr_is_restricted_to_history_buffer_statistics(tmp_path, target, name):
     torch.save({'x': _GetattrGadget(target, name)}, tmp_path / 'evil.pth')
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(pickle.UnpicklingError, match=name), mmengine_checkpoint_globals():
         torch.load(tmp_path / 'evil.pth', weights_only=True)

@@ -34,7 +34,7 @@ def test_config_builds(path):
         model = MODELS.build(cfg.model)
     multi = type(model).__name__ == 'MultiDatasetTopdownPoseEstimator'
     assert type(model).__name__ == ('MultiDatasetTopdownPoseEstimator' if 'heads' in cfg.model else
-                                    'TopdownPoseEstimator')
+                                    'BatchFlipTopdownPoseEstimator')
     heads = dict(model.heads) if multi else dict(head=model.head)
     assert type(model.backbone).__name__ == 'ViT'
     assert all(type(h).__name__ == 'TopdownHeatmapSimpleHead' for h in heads.values())

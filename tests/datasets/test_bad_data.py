@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS
 
 from tiny_train import DEMO_CFG, run_train
-from vitpose_mm.datasets.synthetic import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 
 PIPELINE = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
             dict(type='TopdownAffine', input_size=(96, 128), use_udp=True), dict(type='PackPoseInputs')]

@@ -10,8 +10,8 @@ from mmengine.registry import DATASETS, init_default_scope
 
 import vitpose_mm.models.mae  # noqa: F401  (registers the MAE modules, as the configs' custom_imports do)
 from conftest import ROOT
-from vitpose_mm.datasets import generate_synthetic_coco
-from vitpose_mm.datasets.synthetic_aic import relabel_coco_to_aic
+from vitpose_mm.synthetic import generate_synthetic_coco
+from vitpose_mm.synthetic import relabel_coco_to_aic
 
 MAE = osp.join(ROOT, 'configs', 'mae')
 

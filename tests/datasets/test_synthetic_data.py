@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import load_tool
-from vitpose_mm.datasets import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 
 COCO_NAMES = ['nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder', 'right_shoulder',
               'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee',

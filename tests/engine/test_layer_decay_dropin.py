@@ -1,7 +1,9 @@
 """Layer decay cannot be lost silently: mmpose's LayerDecayOptimWrapperConstructor and this package's, each on this
-package's ViT and on mmpose 1.3.2's own ViTPose-B config (mmpose's .mim configs) with the backbone swapped."""
+package's ViT and on mmpose 1.3.2's own ViTPose-B config (mmpose's .mim configs) with the backbone swapped. The check
+is the run's ``LayerDecayCheckHook`` (before training), which the package's runners register."""
 import os.path as osp
 import warnings
+from types import SimpleNamespace
 
 import mmpose
 import pytest
@@ -12,7 +14,8 @@ from mmengine.registry import init_default_scope
 
 import mmpose.engine.optim_wrappers.layer_decay_optim_wrapper  # noqa: F401  (mmpose's constructor, as its configs import it)
 from mmpose.registry import MODELS
-from vitpose_mm.engine.optim_wrappers import LayerDecayWarning, layer_decay_problem
+from vitpose_mm.engine import ViTPoseRunner
+from vitpose_mm.engine.optim_wrappers import LayerDecayCheckHook, LayerDecayWarning, layer_decay_problem
 
 MMPOSE_VITPOSE_B = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', 'body_2d_keypoint', 'topdown_heatmap',
                             'coco', 'td-hm_ViTPose-base_8xb64-210e_coco-256x192.py')
@@ -37,14 +40,15 @@ def _mmpose_config(backbone: dict, optim_override: dict = None) -> Config:
 
 
 def _first_step(cfg: Config):
-    """Build the model and the optim wrapper of ``cfg``, take one step; return the wrapper and the warnings."""
+    """Build the model and the optim wrapper of ``cfg``, run the check hook as a run does before training, take one
+    step; return the model, the wrapper and the warnings."""
     init_default_scope('mmpose')
     model = MODELS.build(cfg.model)
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    loss = sum(p.sum() for p in model.parameters() if p.requires_grad)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        wrapper.update_params(loss)
+        LayerDecayCheckHook().before_train(SimpleNamespace(model=model, optim_wrapper=wrapper))
+        wrapper.update_params(sum(p.sum() for p in model.parameters() if p.requires_grad))
     return model, wrapper, [w for w in caught if issubclass(w.category, LayerDecayWarning)]
 
 
@@ -63,11 +67,20 @@ def test_mmpose_constructor_on_this_vit_warns_and_names_the_fix():
     message = str(caught[0].message)
     assert "constructor='ViTPoseLayerDecayOptimWrapperConstructor'" in message and f'num_layers={DEPTH}' in message
     assert 'backbone.layers.N' in message and 'backbone.blocks.N' in message
-    # once per optimizer, not at every step
+    # once per run, by the hook: nothing watches the optimizer's steps
     with warnings.catch_warnings(record=True) as again:
         warnings.simplefilter('always')
         wrapper.update_params(sum(p.sum() for p in model.parameters()))
     assert not [w for w in again if issubclass(w.category, LayerDecayWarning)]
+
+
+def test_the_package_runner_checks_every_run(tmp_path):
+    """ViTPoseRunner registers the check hook itself (once, also when the config lists it)."""
+    cfg = _mmpose_config(SMALL_VIT)
+    for custom_hooks in (None, [dict(type='LayerDecayCheckHook')]):
+        runner = ViTPoseRunner(model=cfg.model, work_dir=str(tmp_path), default_scope='mmpose',
+                               custom_hooks=custom_hooks)
+        assert [type(h) for h in runner.hooks].count(LayerDecayCheckHook) == 1
 
 
 def test_this_constructor_in_mmpose_config_decays_every_block_without_warning():
@@ -99,4 +112,4 @@ def test_no_decay_asked_no_warning():
 
 def test_problem_text_is_none_for_an_unrelated_optimizer():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
-    assert layer_decay_problem(opt) is None
+    assert layer_decay_problem(opt, torch.nn.Linear(2, 2)) is None

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tiny_train import run_train, tiny_config
-from vitpose_mm.datasets.synthetic import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 
 pytestmark = pytest.mark.slow
 EPOCHS = 3

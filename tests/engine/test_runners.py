@@ -10,7 +10,7 @@ from mmengine.registry import RUNNERS
 import vitpose_mm  # noqa: F401
 from tiny_train import tiny_config
 from vitpose_mm.checkpoints import CheckpointMismatchError
-from vitpose_mm.datasets.synthetic import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 
 pytestmark = pytest.mark.slow
 

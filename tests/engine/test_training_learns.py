@@ -15,7 +15,7 @@ from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, MODELS
 
 import vitpose_mm  # noqa: F401
-from vitpose_mm.datasets.synthetic import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 
 from conftest import ROOT
 

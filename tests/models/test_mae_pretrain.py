@@ -12,7 +12,7 @@ from mmengine.registry import DATASETS, init_default_scope
 from mmpretrain.registry import MODELS
 
 from conftest import ROOT
-from vitpose_mm.datasets import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 from vitpose_mm.models.layers.masking import num_kept
 from vitpose_mm.models.mae import ViTPoseMAE, ViTPoseMAEDecoder, ViTPoseMAEHead
 

@@ -148,6 +148,31 @@ def test_vit_accepts_integer_indices_of_any_container():
             torch.testing.assert_close(model.backbone(x, source)[0], want, rtol=0, atol=0)
 
 
+def test_vit_reads_no_index_value_off_the_host():
+    """Indices not on the CPU are passed through unread (reading them would synchronise the device at every step):
+    on the meta device, where any read of a value fails, the forward pass runs; dtype and count are still checked."""
+    with torch.device('meta'):
+        model = multi_model()
+        x = torch.empty(2, 3, H, W)
+        out = model.backbone(x, torch.tensor([0, 7]))[0]  # 7 is not read here: the estimator checks on the host
+        assert out.shape[0] == 2 and out.device.type == 'meta'
+        with pytest.raises(TypeError, match='torch.float32'):
+            model.backbone(x, torch.tensor([0., 1.]))
+        with pytest.raises(ValueError, match='3 entries'):
+            model.backbone(x, torch.tensor([0, 1, 2]))
+
+
+def test_estimator_checks_the_expert_indices_it_routes_on_the_host(monkeypatch):
+    model = multi_model()
+    data = batch(['coco', 'aic'])
+    model.experts['aic'] = 5  # after construction, which checked it
+    seen = []
+    monkeypatch.setattr(model.backbone, 'forward', lambda *args: seen.append(args) or pytest.fail('reached the ViT'))
+    with pytest.raises(ValueError, match=r'\[5\] outside 0\.\.2'):
+        model.loss(data['inputs'], data['data_samples'])
+    assert not seen
+
+
 def test_plain_estimator_with_experts_warns_once_when_training():
     """A Python warning and the same line in the training log (MMLogger), once."""
     import logging

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from vitpose_mm.datasets import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 
 DEMO_CFG = osp.join(ROOT, 'configs', 'demo', 'td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96.py')
 # a 2-block model, 1 epoch, no workers: the plumbing, not the accuracy

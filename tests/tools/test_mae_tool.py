@@ -12,7 +12,7 @@ from mmpretrain.registry import MODELS
 import vitpose_mm.models.mae  # noqa: F401
 from conftest import ROOT, load_tool
 from vitpose_mm.checkpoints import grid_record
-from vitpose_mm.datasets import generate_synthetic_coco
+from vitpose_mm.synthetic import generate_synthetic_coco
 from vitpose_mm.models.mae import patchify
 from vitpose_mm.models.mae.reconstruct import reconstruct
 
@@ -62,7 +62,7 @@ def test_tool_draws_a_picture(tmp_path):
     with pytest.raises(SystemExit, match='not found'):
         tool.main([DEMO, str(tmp_path / 'missing.pth'), str(out)])
     pose = osp.join(ROOT, 'configs', 'demo', 'td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96.py')
-    with pytest.raises(SystemExit, match="not an MAE pre-training config .*'TopdownPoseEstimator'"):
+    with pytest.raises(SystemExit, match="not an MAE pre-training config .*'BatchFlipTopdownPoseEstimator'"):
         tool.main([pose, str(ckpt), str(out)])
     with pytest.raises(SystemExit) as e:
         tool.main(['--help'])

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from vitpose_mm.models.pose_estimators.fast_inference import DTYPES, enable_fast_inference
+from vitpose_mm.utils import find_config
 from .timing import peak_memory_bytes, time_calls
 
 SIZES = dict(S='small', B='base', L='large', H='huge')
@@ -64,7 +66,6 @@ def mmpose_config(size: str) -> str:
 
 
 def vitpose_mm_config(size: str) -> str:
-    from vitpose_mm.utils import find_config
     return find_config(f'td-hm_ViTPose-{SIZES[size]}_8xb64-210e_coco-256x192.py')
 
 
@@ -104,7 +105,6 @@ def vitpose_mm_modes(device: torch.device) -> Tuple[str, ...]:
 def build_vitpose_mm(size: str, mode: str, device: torch.device) -> Forward:
     """This package: ``fp32``, ``bf16``/``fp16`` (``enable_fast_inference``: the model converted), ``*-autocast``
     (``torch.autocast`` over the fp32 model) and ``+compile`` (``torch.compile``, inductor)."""
-    from vitpose_mm.models.pose_estimators.fast_inference import DTYPES, enable_fast_inference
     model = build_estimator(vitpose_mm_config(size), device)
     if mode.endswith('-autocast'):
         return heatmap_forward(model, autocast_dtype=DTYPES[mode.split('-')[0]])
@@ -120,7 +120,6 @@ def mmpose_modes(device: torch.device) -> Tuple[str, ...]:
 def build_mmpose(size: str, mode: str, device: torch.device) -> Forward:
     """mmpose 1.x's own ViTPose config: ``fp32``, ``*-autocast`` and the model converted to ``bf16``/``fp16``
     (``torch.compile`` of it fails on torch 2.14: FACTS.md)."""
-    from vitpose_mm.models.pose_estimators.fast_inference import DTYPES
     model = build_estimator(mmpose_config(size), device)
     if mode.endswith('-autocast'):
         return heatmap_forward(model, autocast_dtype=DTYPES[mode.split('-')[0]])

@@ -14,8 +14,10 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from torch.utils.flop_counter import FlopCounterMode
 
-from .benchmark import (IMPLEMENTATIONS, HFWorker, Row, build_estimator, build_rows, crops, hf_modes,
-                        vitpose_mm_config)
+from vitpose_mm.apis import PoseEstimator
+from vitpose_mm.models.pose_estimators.fast_inference import cpu_has_native_bf16
+from .benchmark import (IMPLEMENTATIONS, SIZES, HFWorker, Row, build_estimator, build_rows, crops, hf_modes,
+                        mmpose_config, vitpose_mm_config)
 from .timing import matmul_flops, peak_memory_bytes, percentile, time_calls
 
 
@@ -100,7 +102,6 @@ def training(options: BenchmarkOptions, device: torch.device, bar) -> List[dict]
     """AdamW steps on random crops and targets: this package fp32 / bf16 autocast, each with and without gradient
     checkpointing (``use_checkpoint``), and mmpose's config fp32 / bf16 autocast (mmpretrain's ViT has no
     checkpointing switch)."""
-    from .benchmark import mmpose_config
     half = options.half  # None: no half-precision rows
     half_name = 'fp16' if device.type == 'cuda' else 'bf16'
     dtypes = (None, half) if half else (None, )
@@ -145,7 +146,6 @@ def people_scaling(options: BenchmarkOptions, device: torch.device, bar) -> List
     from mmengine.config import Config
     from mmpose.apis import init_model
 
-    from vitpose_mm.apis import PoseEstimator
     size = options.sizes[0]
     img = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     rng = np.random.default_rng(1)
@@ -176,7 +176,6 @@ def run_benchmark(options: BenchmarkOptions) -> dict:
     Raises:
         ValueError: an unknown size or implementation (the message lists the accepted ones).
     """
-    from .benchmark import SIZES
     device = torch.device(options.device)
     for s in options.sizes:
         if s not in SIZES:
@@ -188,7 +187,6 @@ def run_benchmark(options: BenchmarkOptions) -> dict:
         torch.set_num_threads(options.threads)
     options.batch = options.batch or (128 if device.type == 'cuda' else 8)
     options.train_batch = options.train_batch or (64 if device.type == 'cuda' else 4)
-    from vitpose_mm.models.pose_estimators.fast_inference import cpu_has_native_bf16
     notes = []
     emulated_bf16 = device.type == 'cpu' and not cpu_has_native_bf16()
     if emulated_bf16:

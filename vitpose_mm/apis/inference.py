@@ -16,6 +16,7 @@ from mmengine.logging import print_log
 from mmpose.apis import inference_topdown, init_model
 from mmpose.evaluation.functional import nms
 
+from ..checkpoints import load_checkpoint
 from ..models.pose_estimators.fast_inference import enable_fast_inference, fast_inference_options
 from ..utils import find_config
 from .boxes import COCO_PERSON_ID, as_boxes, drop_degenerate_boxes

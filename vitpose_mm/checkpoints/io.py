@@ -9,6 +9,8 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import torch
 
+from .safe_globals import mmengine_checkpoint_globals
+
 MODULE_PREFIX = 'module.'  # what DDP / DataParallel put before every key
 
 
@@ -27,13 +29,8 @@ def load_file(path: str) -> Any:
             return load_safetensors(path, device='cpu')
         except Exception as e:  # safetensors raises its own SafetensorError
             raise RuntimeError(f'cannot read safetensors file {path}: {e}') from e
-    from vitpose_mm.engine.checkpoint_globals import mmengine_checkpoint_globals
-    # the runner's checkpoints carry mmengine's message hub: its plain-data types are allowed for this load only
-    # (torch's context removes what it added on exit: only what is not allowed already is added)
-    allowed = torch.serialization.get_safe_globals()
-    extra = [g for g in mmengine_checkpoint_globals() if g not in allowed]
     try:
-        with torch.serialization.safe_globals(extra):
+        with mmengine_checkpoint_globals():  # also the checkpoints of mmengine's own runner
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         raise RuntimeError(f'refused to load {path}: it is not a plain weights file (weights_only=True rejected '

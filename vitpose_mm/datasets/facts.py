@@ -13,6 +13,8 @@ import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
+from vitpose_mm.utils import configs_dir
+
 
 @dataclass(frozen=True)
 class PoseDatasetFacts:
@@ -84,7 +86,6 @@ def metainfo_file(name: str) -> str:
     """Absolute path of the metainfo file of dataset ``name`` (see :func:`dataset_facts`)."""
     facts = dataset_facts(name)
     if facts.metainfo_from == 'vitpose_mm':
-        from vitpose_mm.utils import configs_dir
         return osp.join(configs_dir(), osp.relpath(facts.metainfo, 'configs'))
     import mmpose
     return osp.join(osp.dirname(mmpose.__file__), '.mim', facts.metainfo)

@@ -15,6 +15,7 @@ from typing import Callable, List, Optional, Sequence
 import numpy as np
 import torch
 
+from vitpose_mm.apis import PoseEstimator
 from .metadata import metadata_from_props
 
 DEFAULT_PROVIDERS = ('CUDAExecutionProvider', 'CPUExecutionProvider')
@@ -150,7 +151,6 @@ class OnnxPoseModel:
                  channel_order: Optional[str] = None) -> list:
         """The people in ``img`` (a path, array or PIL image) within ``bboxes`` (default: the whole image): a list of
         :class:`vitpose_mm.apis.Person`; arguments and errors as :meth:`vitpose_mm.apis.PoseEstimator.__call__`."""
-        from vitpose_mm.apis import PoseEstimator
         return PoseEstimator(self)(img, bboxes, bbox_format, channel_order)
 
 

@@ -26,6 +26,7 @@ from mmengine.logging import print_log
 from vitpose_mm.utils import load_config
 
 MULTI_DATASET = 'MultiDatasetTopdownPoseEstimator'
+TOPDOWN = ('TopdownPoseEstimator', 'BatchFlipTopdownPoseEstimator')  # one head: exported as it is
 
 
 @dataclass
@@ -78,8 +79,8 @@ def build_export_source(config: str, checkpoint: Optional[str] = None, dataset: 
     model_type = cfg.model.get('type')
     if model_type == MULTI_DATASET:
         return _from_multi_dataset(cfg, config, checkpoint, dataset)
-    if model_type != 'TopdownPoseEstimator':
-        raise ValueError(f'{config}: model type {model_type!r} is not exported; accepted: TopdownPoseEstimator, '
+    if model_type not in TOPDOWN:
+        raise ValueError(f'{config}: model type {model_type!r} is not exported; accepted: {", ".join(TOPDOWN)}, '
                          f'{MULTI_DATASET}')
     if dataset is not None and checkpoint is None:
         raise ValueError(f'dataset={dataset!r} picks the expert of a ViTPose+ checkpoint, but no checkpoint is given '

@@ -7,11 +7,12 @@ original parameter shapes under FSDP (``engine/optim_wrappers/layer_decay_constr
 from mmengine.registry import FUNCTIONS
 from torch import nn
 
+from vitpose_mm.models.layers import Block
+
 
 @FUNCTIONS.register_module()
 def vit_block_wrap_policy(module: nn.Module, recurse: bool, nonwrapped_numel: int) -> bool:
     """FSDP ``auto_wrap_policy``: every transformer block of the ViT (and its ViTPose+ MoE MLPs with it) is its own
     FSDP unit; the embeddings, ``last_norm`` and the head stay in the root unit. Config:
     ``model_wrapper=dict(auto_wrap_policy=dict(type='vit_block_wrap_policy'), use_orig_params=True)``."""
-    from vitpose_mm.models.backbones.vit import Block
     return True if recurse else isinstance(module, Block)

@@ -5,14 +5,16 @@ Both look a config up by path or by shipped file name (``vitpose_mm.utils.find_c
 then set the launcher and the work dir (``./work_dirs/CONFIG_NAME`` unless given or set by the config).
 """
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.fileio import dump
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from vitpose_mm.models.pose_estimators.fast_inference import PRECISIONS, fast_inference_options
 from vitpose_mm.utils import load_config
+from .dist import cpu_distributed
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -138,7 +140,6 @@ def add_fast_inference(cfg: Config, precision: Optional[str] = None, compile: bo
     Raises:
         ValueError: a precision that is not one of ``PRECISIONS``.
     """
-    from vitpose_mm.models.pose_estimators.fast_inference import PRECISIONS, fast_inference_options
     test_cfg = cfg.model.setdefault('test_cfg', {})
     if precision is not None:
         test_cfg['precision'] = precision
@@ -153,28 +154,32 @@ def add_fast_inference(cfg: Config, precision: Optional[str] = None, compile: bo
         cfg.custom_hooks = [*hooks, dict(type='FastInferenceHook')]
 
 
+def build_runner(cfg: Config) -> Runner:
+    """The config's runner (``runner_type``, else mmengine's ``Runner``). With ``launcher='pytorch'`` on a machine
+    without CUDA the process group it creates is gloo (:func:`vitpose_mm.engine.dist.cpu_distributed`)."""
+    with cpu_distributed():
+        return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
+
 def run_train(cfg: Config) -> None:
-    """Train with the config's runner (``runner_type``, else mmengine's ``Runner``)."""
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    """Train with the config's runner (:func:`build_runner`)."""
+    build_runner(cfg).train()
 
 
-def run_test(cfg: Config, onnx_model: Optional[str] = None) -> dict:
+def run_test(cfg: Config, prepare: Optional[Callable[[Runner], None]] = None) -> dict:
     """Evaluate with the config's runner; the metrics are also written to ``WORK_DIR/metrics.json`` (for scripts).
 
     Args:
-        onnx_model: an export of ``tools/export_onnx.py`` evaluated in place of the config's model (onnxruntime;
-            ``cfg.load_from`` must then be None): :func:`vitpose_mm.deploy.evaluate.use_onnx_model`.
+        prepare: called with the built runner before testing, e.g. ``tools/test.py MODEL.onnx`` puts an ONNX export
+            in place of the config's model there (``vitpose_mm.deploy.evaluate.use_onnx_model``).
 
     Raises:
         CheckpointMismatchError: the checkpoint (or export) does not fit the model (nothing is loaded; the message
             says the fix).
     """
-    runner = RUNNERS.build(cfg)
-    if onnx_model is not None:
-        from vitpose_mm.deploy.evaluate import use_onnx_model
-        use_onnx_model(runner, onnx_model, dataset_check=(cfg.get('checkpoint_loading') or {}).get(
-            'dataset_check', 'error'))
+    runner = build_runner(cfg)
+    if prepare is not None:
+        prepare(runner)
     metrics = runner.test()
     if metrics:  # also as a file, for scripts (the runner logs them too)
         dump(metrics, osp.join(cfg.work_dir, 'metrics.json'), indent=2)

@@ -1,5 +1,7 @@
 """mmengine's Runner with all-or-nothing checkpoint loading that says what does not fit, checkpoints that record
-their position grid and are written atomically, and data-parallel training on machines without CUDA."""
+their position grid, hold plain data and are written atomically, a check that layer decay reached the ViT's blocks,
+and data-parallel training on machines without CUDA."""
+import os
 import os.path as osp
 from typing import Any, Dict, Optional
 
@@ -9,7 +11,10 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import BaseLoop, FlexibleRunner, Runner
 
+from vitpose_mm.checkpoints.safe_globals import mmengine_checkpoint_globals
 from .dist import cpu_ddp_wrapper_cfg
+from .optim_wrappers.layer_decay_guard import LayerDecayCheckHook
+from .plain_checkpoint import from_plain, make_checkpoint_plain
 
 LOAD_OPTIONS = ('layout', 'dataset', 'src_grid', 'patch_padding', 'verbose', 'dataset_check')
 
@@ -32,7 +37,9 @@ class CheckpointMixin:
     the config's keypoints) and only warned about when training (fine-tuning on another dataset through
     ``load_from`` is legitimate); ``dataset_check='warn'`` or ``'error'`` overrides that.
     Initialising a backbone from pre-training weights is the job of ``init_cfg`` (``ViTPosePretrained``), not of
-    ``load_from``. Saved checkpoints record the ViT's grid in ``meta['vitpose_mm']`` and are written atomically.
+    ``load_from``. Saved checkpoints record the ViT's grid in ``meta['vitpose_mm']``, hold plain data (they load
+    under ``torch.load(weights_only=True)`` with no allow-list: :mod:`vitpose_mm.engine.plain_checkpoint`) and are
+    written atomically.
     """
 
     def _loading_options(self) -> dict:
@@ -57,10 +64,12 @@ class CheckpointMixin:
                 'FSDP strategy\'s own loader')
         mode = self._run_mode()
         options.setdefault('dataset_check', 'warn' if mode == 'train' else 'error')
-        loaded = load(model, filename, config=getattr(self.cfg, 'filename', None),
-                      dataset_meta=_config_dataset_meta(self.cfg, mode), **options)
+        with mmengine_checkpoint_globals():  # also checkpoints of mmengine's own runner, from files and URLs
+            loaded = load(model, filename, config=getattr(self.cfg, 'filename', None),
+                          dataset_meta=_config_dataset_meta(self.cfg, mode), **options)
         self.logger.info(f'Load checkpoint from {filename}')
-        return loaded.checkpoint
+        train_set = getattr(getattr(self, 'train_dataloader', None), 'dataset', None) if mode == 'train' else None
+        return from_plain(loaded.checkpoint, getattr(train_set, 'metainfo', None))  # what mmengine's resume expects
 
     def _run_mode(self) -> str:
         """'train', 'test' or 'val': which of mmengine's ``train()``/``test()``/``val()`` is loading (each builds its
@@ -68,6 +77,12 @@ class CheckpointMixin:
         if isinstance(getattr(self, '_train_loop', None), BaseLoop):
             return 'train'
         return 'test' if isinstance(getattr(self, '_test_loop', None), BaseLoop) else 'val'
+
+    def call_hook(self, fn_name: str, **kwargs) -> None:
+        """mmengine's; the checkpoint dict of ``before_save_checkpoint`` is made plain after every hook ran."""
+        super().call_hook(fn_name, **kwargs)
+        if fn_name == 'before_save_checkpoint':
+            make_checkpoint_plain(kwargs['checkpoint'])
 
     def save_checkpoint(self, out_dir: str, filename: str, *args, meta: Optional[dict] = None, **kwargs) -> None:
         """mmengine's, with the ViT's position grid and patch size in ``meta['vitpose_mm']`` (so that a later load
@@ -86,6 +101,16 @@ class CheckpointMixin:
             super().save_checkpoint(out_dir, osp.basename(part), *args, meta=meta, **kwargs)
 
 
+class LayerDecayCheckMixin:
+    """Registers :class:`LayerDecayCheckHook` in every run (unless the config lists it already): a warning when
+    mmpose's layer-decay rule misses the ViT's blocks (docs/dropin.md)."""
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        super().register_hooks(default_hooks, custom_hooks)
+        if not any(isinstance(hook, LayerDecayCheckHook) for hook in self.hooks):
+            self.register_hook(LayerDecayCheckHook())
+
+
 def _config_dataset_meta(cfg: Any, mode: str) -> Optional[dict]:
     """The metainfo of the config's ``{mode}_dataloader`` dataset (mmpose's ``dataset_meta_from_config``), or None
     when the config does not say (no such dataloader, a dataset class without ``METAINFO``, a missing file)."""
@@ -98,9 +123,9 @@ def _config_dataset_meta(cfg: Any, mode: str) -> Optional[dict]:
 
 # registered in mmengine's root registry: runners are built by `RUNNERS.build(cfg)` there, outside any scope
 @RUNNERS.register_module()
-class ViTPoseRunner(CheckpointMixin, Runner):
-    """``mmengine.runner.Runner`` with :class:`CheckpointMixin`'s loading and saving, and data-parallel training on
-    machines without CUDA (gloo)."""
+class ViTPoseRunner(CheckpointMixin, LayerDecayCheckMixin, Runner):
+    """``mmengine.runner.Runner`` with :class:`CheckpointMixin`'s loading and saving, :class:`LayerDecayCheckMixin`'s
+    check, and data-parallel training on machines without CUDA (gloo)."""
 
     def wrap_model(self, model_wrapper_cfg, model):
         if self.distributed and model_wrapper_cfg is None and not torch.cuda.is_available():
@@ -109,6 +134,6 @@ class ViTPoseRunner(CheckpointMixin, Runner):
 
 
 @RUNNERS.register_module()
-class ViTPoseFlexibleRunner(CheckpointMixin, FlexibleRunner):
+class ViTPoseFlexibleRunner(CheckpointMixin, LayerDecayCheckMixin, FlexibleRunner):
     """``mmengine.runner.FlexibleRunner`` (strategies: DDP, FSDP, DeepSpeed) with :class:`CheckpointMixin`'s
-    loading and saving (``runner_type = 'ViTPoseFlexibleRunner'``)."""
+    loading and saving and :class:`LayerDecayCheckMixin`'s check (``runner_type = 'ViTPoseFlexibleRunner'``)."""

@@ -1,6 +1,7 @@
 from .backbones import ViT
 from .distillers import KnowledgeTokenDistiller
 from .heads import TopdownHeatmapSimpleHead
-from .pose_estimators import MultiDatasetTopdownPoseEstimator
+from .pose_estimators import BatchFlipTopdownPoseEstimator, MultiDatasetTopdownPoseEstimator
 
-__all__ = ['ViT', 'TopdownHeatmapSimpleHead', 'KnowledgeTokenDistiller', 'MultiDatasetTopdownPoseEstimator']
+__all__ = ['ViT', 'TopdownHeatmapSimpleHead', 'KnowledgeTokenDistiller', 'BatchFlipTopdownPoseEstimator',
+           'MultiDatasetTopdownPoseEstimator']

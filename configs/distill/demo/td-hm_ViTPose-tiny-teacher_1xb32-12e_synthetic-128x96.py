@@ -28,7 +28,7 @@ param_scheduler = [
 # ---- model ------------------------------------------------------------------------------------------------
 codec = dict(type='UDPHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=2)
 model = dict(
-    type='TopdownPoseEstimator',
+    type='BatchFlipTopdownPoseEstimator',  # mmpose's TopdownPoseEstimator + test_cfg.batch_flip
     data_preprocessor=dict(
         type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     backbone=dict(

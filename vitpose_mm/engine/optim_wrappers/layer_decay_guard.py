@@ -5,55 +5,65 @@ by the name ``backbone.layers.N`` (mmpretrain's ``VisionTransformer``). This pac
 names ``backbone.blocks.N`` (so that official checkpoints load by name), so with that constructor every block falls
 into the "rest" group with the full learning rate, silently: layer decay is lost.
 
-The guard: every ``ViT`` registers itself (weakly); a global optimizer step pre-hook looks once, at the first step
-of each optimizer, whether the optimizer's param groups carry ``lr_scale`` (a layer-decay constructor ran), some
-group is decayed (``lr_scale != 1``), and yet the first and the last trainable block of a watched ``ViT`` got the
-same ``lr_scale``. Then it warns (``LayerDecayWarning`` and the mmengine log), naming the fix:
-``constructor='ViTPoseLayerDecayOptimWrapperConstructor'``.
+The check runs once per training run, after the run has built its optimizer: :class:`LayerDecayCheckHook`
+(``before_train``), which the package's runners (``ViTPoseRunner``, ``ViTPoseFlexibleRunner``) register themselves;
+with mmengine's plain ``Runner`` add ``custom_hooks=[dict(type='LayerDecayCheckHook')]``. It warns
+(``LayerDecayWarning`` and the mmengine log) when the optimizer's param groups carry ``lr_scale`` (a layer-decay
+constructor ran), some group is decayed (``lr_scale != 1``), and yet the first and the last trainable block of a
+``ViT`` in the model got the same ``lr_scale``; the message names the fix:
+``constructor='ViTPoseLayerDecayOptimWrapperConstructor'``. Nothing is installed in torch or in the process.
 """
 import warnings
-import weakref
-from typing import Any, Dict, Optional
+from typing import Dict, Iterable, Optional
 
 import torch
+from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
+from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapperDict
+from mmengine.registry import HOOKS
 from torch import nn
-from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-_WATCHED: 'weakref.WeakSet[nn.Module]' = weakref.WeakSet()
-_CHECKED: 'weakref.WeakSet[torch.optim.Optimizer]' = weakref.WeakSet()
-_HOOK: Optional[Any] = None
+from vitpose_mm.models.backbones import ViT
 
 
 class LayerDecayWarning(UserWarning):
     """Layer-wise lr decay was configured but did not reach this package's ViT blocks."""
 
 
-def watch_layer_decay(vit: nn.Module) -> None:
-    """Check, at the first step of every optimizer, that layer decay reached ``vit.blocks`` (see module doc)."""
-    global _HOOK
-    _WATCHED.add(vit)
-    if _HOOK is None:
-        _HOOK = register_optimizer_step_pre_hook(_check_on_first_step)
+@HOOKS.register_module()
+class LayerDecayCheckHook(Hook):
+    """Before training, warn when the run's optimizer holds layer-decay groups that missed the ViT's blocks (see
+    module doc). Registered by ``ViTPoseRunner`` and ``ViTPoseFlexibleRunner``."""
+
+    priority = 'LOWEST'
+
+    def before_train(self, runner) -> None:
+        warn_lost_layer_decay(runner.model, runner.optim_wrapper)
 
 
-def _check_on_first_step(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-    if optimizer in _CHECKED:
-        return
-    _CHECKED.add(optimizer)
-    message = layer_decay_problem(optimizer)
-    if message:
-        MMLogger.get_current_instance().warning(message)
-        warnings.warn(message, LayerDecayWarning, stacklevel=3)
+def warn_lost_layer_decay(model: nn.Module, optim_wrapper) -> Optional[str]:
+    """Warn (``LayerDecayWarning`` and the log) when an optimizer of ``optim_wrapper`` (an mmengine ``OptimWrapper``
+    or ``OptimWrapperDict``) decays layers but not the blocks of a ``ViT`` in ``model``; return the message, else
+    None."""
+    model = model.module if is_model_wrapper(model) else model
+    wrappers = optim_wrapper.values() if isinstance(optim_wrapper, OptimWrapperDict) else [optim_wrapper]
+    for wrapper in wrappers:
+        message = layer_decay_problem(wrapper.optimizer, model)
+        if message:
+            MMLogger.get_current_instance().warning(message)
+            warnings.warn(message, LayerDecayWarning, stacklevel=2)
+            return message
+    return None
 
 
-def layer_decay_problem(optimizer: torch.optim.Optimizer) -> Optional[str]:
-    """The warning text when layer decay was asked for but missed a watched ViT's blocks, else None."""
+def layer_decay_problem(optimizer: torch.optim.Optimizer, model: nn.Module) -> Optional[str]:
+    """The warning text when layer decay was asked for but missed the blocks of a ``ViT`` in ``model``, else None."""
     groups = optimizer.param_groups
     if not any('lr_scale' in g for g in groups) or all(g.get('lr_scale', 1.0) == 1.0 for g in groups):
         return None  # no layer-wise rule, or one with decay rate 1: nothing to lose
     scale_of: Dict[int, float] = {id(p): g.get('lr_scale', 1.0) for g in groups for p in g['params']}
-    for vit in list(_WATCHED):
+    for vit in _vits(model.modules()):
         scales = _block_scales(vit, scale_of)
         if len(scales) >= 2 and scales[0] == scales[-1]:
             return (f'layer-wise lr decay is configured (param groups carry lr_scale) but the first and the last '
@@ -66,7 +76,11 @@ def layer_decay_problem(optimizer: torch.optim.Optimizer) -> Optional[str]:
     return None
 
 
-def _block_scales(vit: nn.Module, scale_of: Dict[int, float]) -> list:
+def _vits(modules: Iterable[nn.Module]) -> Iterable[ViT]:
+    return (m for m in modules if isinstance(m, ViT))
+
+
+def _block_scales(vit: ViT, scale_of: Dict[int, float]) -> list:
     """The lr_scale of each block's first parameter that the optimizer holds (blocks without one are skipped)."""
     scales = []
     for block in vit.blocks:

@@ -4,9 +4,14 @@
 not an integer (2.5) would match no mask and silently give zeros in every expert channel. The official
 ``vit_moe.py`` has the same behaviour. Here such an index is an error, and training a model with several experts
 without any index (every sample on ``default_dataset``, the other experts never trained) is warned about once.
+
+The values are checked where they are on the host: ``MultiDatasetTopdownPoseEstimator`` checks the indices it routes
+(Python ints, :func:`check_expert_indices`) before they become a tensor, and :func:`check_dataset_source` checks the
+values of indices given on the CPU. Indices already on an accelerator are checked for dtype and count only: reading
+their values would synchronise the device with the host at every forward pass (and break ``torch.compile`` graphs).
 """
 import warnings
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 from mmengine.logging import MMLogger
@@ -25,7 +30,8 @@ def check_dataset_source(dataset_source: Any, batch: int, num_expert: int, devic
 
     Raises:
         TypeError: ``dataset_source`` is not integer-valued (floats such as 2.5, booleans, strings).
-        ValueError: it does not hold B entries, or an index lies outside ``0 .. num_expert - 1``.
+        ValueError: it does not hold B entries, or an index lies outside ``0 .. num_expert - 1`` (checked when the
+            indices are not a tensor on an accelerator: see the module doc).
     """
     try:
         source = torch.as_tensor(dataset_source)
@@ -35,14 +41,20 @@ def check_dataset_source(dataset_source: Any, batch: int, num_expert: int, devic
     if source.dtype == torch.bool or source.is_floating_point() or source.is_complex():
         raise TypeError(f'dataset_source must hold integer expert indices in 0..{num_expert - 1} '
                         f'(num_expert={num_expert}), got dtype {source.dtype}: {_few(source)}')
-    source = source.to(device=device, dtype=torch.long).reshape(-1)
+    source = source.reshape(-1)
     if source.numel() != batch:
         raise ValueError(f'dataset_source has {source.numel()} entries for a batch of {batch}')
-    bad = (source < 0) | (source >= num_expert)
-    if bool(bad.any()):
-        raise ValueError(f'dataset_source holds expert index(es) {sorted(set(source[bad].tolist()))} outside '
-                         f'0..{num_expert - 1} (num_expert={num_expert})')
-    return source
+    if source.device.type == 'cpu':  # values on the host: no synchronisation
+        check_expert_indices(source.tolist(), num_expert)
+    return source.to(device=device, dtype=torch.long)
+
+
+def check_expert_indices(indices: Iterable[int], num_expert: int) -> None:
+    """Raise ``ValueError`` naming the indices (host integers) outside ``0 .. num_expert - 1``."""
+    bad = sorted({i for i in indices if not 0 <= i < num_expert})
+    if bad:
+        raise ValueError(f'dataset_source holds expert index(es) {bad} outside 0..{num_expert - 1} '
+                         f'(num_expert={num_expert})')
 
 
 def warn_unrouted_training(num_expert: int, default_dataset: int) -> None:
@@ -57,8 +69,10 @@ def warn_unrouted_training(num_expert: int, default_dataset: int) -> None:
 
 
 def _few(t: torch.Tensor, n: int = 8) -> str:
+    if t.device.type != 'cpu':
+        return f'a {tuple(t.shape)} tensor on {t.device}'
     values = t.reshape(-1)[:n].tolist()
     return f'{values}{" ..." if t.numel() > n else ""}'
 
 
-__all__ = ['check_dataset_source', 'warn_unrouted_training']
+__all__ = ['check_dataset_source', 'check_expert_indices', 'warn_unrouted_training']

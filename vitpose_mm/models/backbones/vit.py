@@ -31,7 +31,6 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
 
-from vitpose_mm.engine.optim_wrappers.layer_decay_guard import watch_layer_decay
 from vitpose_mm.models.layers.pos_embed import resize_pos_embed
 from ..layers import (Attention, Block, DropPath, Mlp, MoEMlp, PatchEmbed, official_padding,
                       plan_block_attention)
@@ -165,7 +164,6 @@ class ViT(BaseBackbone):
         trunc_normal_(self.pos_embed, std=.02)
         self.apply(self._init_module)
         self._freeze_stages()
-        watch_layer_decay(self)  # warns if an optimizer's layer-decay rule misses these blocks
 
     # ---- construction helpers ---------------------------------------------------------------------------
     def _grid_for(self, hw: Tuple[int, int]) -> Tuple[int, int]:

@@ -12,19 +12,20 @@ Three switches, each measured by ``tools/benchmark.py`` and checked against fp32
 - ``compile``: ``torch.compile`` of the backbone and of the head's layers (``nn.Module.compile``, in place: the
   parameter names and checkpoints do not change). The first call compiles (tens of seconds on a CPU).
 - flip test in one batch: mmpose's ``TopdownPoseEstimator.predict`` runs the backbone twice (the crops, then the
-  flipped crops); after :func:`enable_fast_inference` the crops and their mirror images go through the backbone as
-  one batch of 2B and through the head's layers as one batch too (``TopdownHeatmapSimpleHead.predict``).
+  flipped crops); :func:`enable_fast_inference` sets ``test_cfg.batch_flip=True``, with which
+  :class:`~vitpose_mm.models.pose_estimators.BatchFlipTopdownPoseEstimator` (the shipped configs' estimator) runs the
+  crops and their mirror images through the backbone as one batch of 2B. Other estimators keep their ``predict``.
 
 Inference only: convert a copy, not a model you go on training.
 """
 import logging
-import types
 from typing import Callable, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
-from mmpose.models.pose_estimators import TopdownPoseEstimator
+
+from .batch_flip_topdown import BatchFlipTopdownPoseEstimator
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -68,8 +69,8 @@ def enable_fast_inference(model: nn.Module, precision: str = 'fp32', compile: Un
         precision: one of ``PRECISIONS``; see the module docstring.
         compile: ``torch.compile`` the backbone and the head's layers: True for inductor (the default backend),
             or a backend name (e.g. ``'aot_eager'``: quick to build, for tests).
-        batch_flip: run the flip test's two views as one batch (mmpose's ``TopdownPoseEstimator`` only; other
-            estimators keep their own ``predict``).
+        batch_flip: run the flip test's two views as one batch (``test_cfg.batch_flip``; a
+            ``BatchFlipTopdownPoseEstimator`` only, other estimators keep their own ``predict``).
 
     Raises:
         ValueError: a bad ``precision`` (see :func:`precision_dtype`), or fast inference enabled twice with other
@@ -80,6 +81,7 @@ def enable_fast_inference(model: nn.Module, precision: str = 'fp32', compile: Un
     backend = 'inductor' if compile is True else compile
     device = next(model.parameters()).device
     dtype = precision_dtype(precision, device)
+    batch_flip = bool(batch_flip) and isinstance(model, BatchFlipTopdownPoseEstimator)
     settings = dict(precision=precision, compile=compile, batch_flip=batch_flip)
     done = getattr(model, 'fast_inference', None)
     if done is not None:
@@ -104,22 +106,10 @@ def enable_fast_inference(model: nn.Module, precision: str = 'fp32', compile: Un
             layer = getattr(model.head, name, None)
             if isinstance(layer, nn.Module):
                 layer.compile(backend=backend)
-    if batch_flip and type(model) is TopdownPoseEstimator:  # noqa: E721  (subclasses have their own predict)
-        model.predict = types.MethodType(_predict_flip_batched, model)
+    if batch_flip:
+        model.test_cfg['batch_flip'] = True
     model.fast_inference = settings
     return model
-
-
-def _predict_flip_batched(self: TopdownPoseEstimator, inputs: torch.Tensor, data_samples: list) -> list:
-    """``TopdownPoseEstimator.predict`` with the flip test's two views in one backbone batch."""
-    if not self.test_cfg.get('flip_test', False):
-        return TopdownPoseEstimator.predict(self, inputs, data_samples)
-    n = inputs.shape[0]
-    feats = self.extract_feat(torch.cat([inputs, inputs.flip(-1)]))
-    feats = [tuple(f[:n] for f in feats), tuple(f[n:] for f in feats)]
-    preds = self.head.predict(feats, data_samples, test_cfg=self.test_cfg)
-    instances, fields = preds if isinstance(preds, tuple) else (preds, None)
-    return self.add_pred_to_datasample(instances, fields, data_samples)
 
 
 def fast_inference_options(test_cfg: Optional[dict]) -> dict:

@@ -29,6 +29,8 @@ from mmpose.models.utils import check_and_update_config
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptMultiConfig, SampleList
 
+from ..backbones.expert_index import check_expert_indices
+
 
 @MODELS.register_module()
 class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
@@ -149,7 +151,9 @@ class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
         groups: 'OrderedDict[str, Tensor]' = OrderedDict()
         for name in sorted(set(names), key=lambda n: (order[self.head_of(n)], n)):
             groups[name] = torch.tensor([i for i, n in enumerate(names) if n == name], device=device)
-        source = torch.tensor([self.experts[self.head_of(n)] for n in names], dtype=torch.long, device=device)
+        experts = [self.experts[self.head_of(n)] for n in names]
+        check_expert_indices(experts, self.num_expert)  # here, on the host: the backbone does not read them back
+        source = torch.tensor(experts, dtype=torch.long, device=device)
         return groups, source
 
     def extract_feat(self, inputs: Tensor, dataset_source: Optional[Tensor] = None) -> Tuple[Tensor, ...]:

@@ -227,6 +227,7 @@ def generate_synthetic_coco(out_dir: Union[str, os.PathLike],
 
     root = Path(out_dir).resolve()
     _prepare(root, overwrite)
+    # the generator's name as first released (then vitpose_mm.datasets.synthetic), kept: the files stay identical
     meta = dict(generator='vitpose_mm.datasets.synthetic', version=GENERATOR_VERSION, seed=seed, width=width,
                 height=height, num_train=nums['train'], num_val=nums['val'], complete=False)
     if invert:  # only then, so that the default files stay byte-identical to earlier versions

@@ -1,13 +1,18 @@
-"""Let ``torch.load(weights_only=True)`` (the default since torch 2.6) read the checkpoints mmengine's runner writes.
+"""Let ``torch.load(weights_only=True)`` (the default since torch 2.6) read the checkpoints mmengine's runner writes,
+only while this package's loader reads a file (never process-wide).
 
-mmengine 0.10.7 stores its ``MessageHub`` state in ``meta``: ``HistoryBuffer`` objects holding numpy arrays, numpy
-scalars, and -- through ``HistoryBuffer.__getstate__`` -- its statistics methods, pickled as
+mmengine 0.10.7 stores its ``MessageHub`` state in a checkpoint's ``message_hub``: ``HistoryBuffer`` objects holding
+numpy arrays, numpy scalars, and -- through ``HistoryBuffer.__getstate__`` -- its statistics methods, pickled as
 ``getattr(HistoryBuffer, 'mean')``. Under torch >= 2.6 such checkpoints fail to load in ``--resume`` and ``test``
 ("Weights only load failed"). Instead of making every ``torch.load`` unsafe, the few plain-data types involved are
 allow-listed, and ``getattr`` is allowed only as a restricted stand-in that can fetch nothing but those statistics
-methods of ``HistoryBuffer``.
+methods of ``HistoryBuffer``, and only inside :func:`mmengine_checkpoint_globals` (torch's ``safe_globals`` context):
+``import vitpose_mm`` leaves torch's allow-list as it is. The package's runner writes plain data instead
+(:mod:`vitpose_mm.engine.plain_checkpoint`), which loads with no allow-list at all.
 """
+import contextlib
 import pickle
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -24,7 +29,7 @@ def _history_buffer_getattr(obj, name: str):
                                  f'HistoryBuffer.{{{",".join(_HISTORY_BUFFER_METHODS)}}} are allowed')
 
 
-def mmengine_checkpoint_globals() -> list:
+def _mmengine_globals() -> list:
     """The globals an mmengine 0.10.7 checkpoint's pickle refers to, beyond torch's own allow-list."""
     return [
         HistoryBuffer,
@@ -37,6 +42,11 @@ def mmengine_checkpoint_globals() -> list:
     ]
 
 
-def allow_mmengine_checkpoints() -> None:
-    """Add :func:`mmengine_checkpoint_globals` to torch's weights-only allow-list (idempotent)."""
-    torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+@contextlib.contextmanager
+def mmengine_checkpoint_globals() -> Iterator[None]:
+    """Within the block, ``torch.load(weights_only=True)`` also reads mmengine's checkpoints (the globals above);
+    on leaving it torch's allow-list is as before. Nested blocks and globals added by others are left alone."""
+    present = set(torch.serialization.get_safe_globals())
+    missing = [g for g in _mmengine_globals() if g not in present]
+    with torch.serialization.safe_globals(missing):
+        yield
