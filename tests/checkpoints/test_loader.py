@@ -2,8 +2,6 @@
 a file that does not fit with the key at fault, the ViTPosePretrained initializer on an MAE file, the atomic
 writer."""
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -192,12 +190,3 @@ def test_atomic_path_leaves_no_partial_file(tmp_path):
             (open(os.path.join(tmp, 'config.json'), 'w')).close()
             raise RuntimeError('interrupted')
     assert sorted(os.listdir(tmp_path)) == ['out']
-
-
-@pytest.mark.slow
-def test_import_loads_only_the_core_loader():
-    code = ('import sys, vitpose_mm; mods = ["convert_file", "hf", "student", "multi_dataset", "diagnose"]; '
-            'print([m for m in mods if "vitpose_mm.checkpoints." + m in sys.modules])')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
-                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
-    assert out.stdout.strip() == '[]'
