@@ -13,7 +13,9 @@ the main test environment:
     .venv-hf/bin/python tests/hf_reference.py run JOBS.json
         jobs written by the test: {"heatmaps": [[FOLDER, INPUT_NPZ, OUT_NPZ], ...]} runs a folder vitpose_mm wrote
         (strict: missing/unexpected/mismatched keys are an error); {"decode": [[IN_NPZ, OUT_NPZ], ...]} decodes
-        heatmaps with HF's own post-processing (VitPoseImageProcessor.keypoints_from_heatmaps)
+        heatmaps with HF's own post-processing (VitPoseImageProcessor.keypoints_from_heatmaps); {"preprocess":
+        [[FOLDER, IMAGE_NPZ, OUT_NPZ], ...]} makes the crops of an image's boxes with the folder's own
+        VitPoseImageProcessor.from_pretrained and runs the folder's model on them
 """
 import json
 import os
@@ -82,7 +84,19 @@ def run(jobs_path: str) -> None:
         centers, scales = np.tile([[w / 2, h / 2]], (b, 1)), np.tile([[w / 200, h / 200]], (b, 1))
         keypoints, scores = processor.keypoints_from_heatmaps(heatmaps.copy(), centers, scales)
         np.savez(out, keypoints=keypoints, scores=scores)
-    print(f'[hf_reference] ran {len(jobs.get("heatmaps", []))} models, decoded {len(jobs.get("decode", []))}')
+    for folder, inp, out in jobs.get('preprocess', []):
+        # the folder's own processor (preprocessor_config.json) makes the crop of an image's box, its model runs it
+        own = VitPoseImageProcessor.from_pretrained(folder)
+        data = np.load(inp)
+        pixels = own(data['image'], boxes=[data['boxes'].tolist()], return_tensors='pt').pixel_values
+        model = VitPoseForPoseEstimation.from_pretrained(folder).eval()
+        with torch.no_grad():
+            heatmaps = model(pixels).heatmaps
+        np.savez(out, pixel_values=pixels.numpy(), heatmaps=heatmaps.numpy(), size=[own.size['height'],
+                 own.size['width']], image_mean=own.image_mean, image_std=own.image_std,
+                 rescale_factor=own.rescale_factor)
+    print(f'[hf_reference] ran {len(jobs.get("heatmaps", []))} models, decoded {len(jobs.get("decode", []))}, '
+          f'preprocessed {len(jobs.get("preprocess", []))}')
 
 
 # The committed fixture: a 64x48 input (4x3 grid, 16x12 heatmaps) keeps it at a few KB; classic decoder (its two

@@ -1,6 +1,7 @@
 """Shared by the tests that run real training processes: the demo config made tiny, and how to run tools/train.py."""
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 from typing import Sequence
@@ -47,13 +48,20 @@ def run_train(cfg: str, work: str, args: Sequence[str] = (), nproc: int = 1, che
         train.insert(4, '--no-validate')
     if nproc > 1:
         cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(nproc), '--master_port',
-               '29533', *train, '--launcher', 'pytorch']
+               str(_free_port()), *train, '--launcher', 'pytorch']
     else:
         cmd = [sys.executable, *train]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     if check:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc
+
+
+def _free_port() -> int:
+    """A port no other process listens on now (tests of several checkouts may run side by side)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def overfit_tiny_model(data_dir: str, steps: int = 40, amp_dtype=None):

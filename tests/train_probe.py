@@ -45,3 +45,30 @@ class KillAtIterHook(Hook):
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         if runner.iter == self.at_iter:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+@HOOKS.register_module()
+class OptimStateProbeHook(Hook):
+    """Writes ``optim_{when}_rank{r}.pth``: this rank's live AdamW state by parameter name (``exp_avg``,
+    ``exp_avg_sq``, ``step``; under FSDP each rank's flat share of every parameter) and the parameter's shape as
+    built, at ``before_train`` (after a resume) and ``after_train``."""
+
+    def __init__(self, out_dir: str):
+        self.out_dir = out_dir
+
+    def _dump(self, runner, when: str):
+        from vitpose_mm.engine.fsdp import clean_name
+        optimizer = runner.optim_wrapper.optimizer
+        states = {}
+        for name, param in runner.model.named_parameters():
+            state = optimizer.state.get(param)
+            if state:
+                states[clean_name(name).removeprefix('module.')] = {k: v.detach().clone() for k, v in state.items()}
+        os.makedirs(self.out_dir, exist_ok=True)
+        torch.save(states, os.path.join(self.out_dir, f'optim_{when}_rank{get_rank()}.pth'))
+
+    def before_train(self, runner):
+        self._dump(runner, 'before')
+
+    def after_train(self, runner):
+        self._dump(runner, 'after')

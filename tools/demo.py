@@ -1,14 +1,15 @@
 """Top-down pose estimation on an image, a folder of images or a video, with person boxes from mmdet.
 
     python tools/demo.py INPUT --pose-config CONFIG --pose-checkpoint CKPT [--det-config DET --det-checkpoint DCKPT |
-        --bbox-file BOXES.json | --bbox X1 Y1 X2 Y2 [--bbox ...] [--bbox-format xyxy|xywh]] [--out-dir DIR] [--device cpu] [--bbox-thr 0.3] [--nms-thr 0.3] [--kpt-thr 0.3]
+        --bbox-file BOXES.json [--bbox-cat-ids ID [ID ...] | all] | --bbox X1 Y1 X2 Y2 [--bbox ...] [--bbox-format xyxy|xywh]] [--out-dir DIR] [--device cpu] [--bbox-thr 0.3] [--nms-thr 0.3] [--kpt-thr 0.3]
         [--det-cat-id 0] [--smooth] [--precision fp32|bf16|fp16] [--compile]
     mim run vitpose_mm demo INPUT ...
 
 INPUT is an image, a folder of images or a video (by extension). Person boxes come from any mmdet detector
 (``--det-config/--det-checkpoint``), from a COCO-format box file keyed by image file name or id (``--bbox-file``, images
-only), from the command line (``--bbox``, the same boxes for every image or frame, ``--bbox-format`` xyxy or xywh), or,
-with none of these, the whole image is one person box. Boxes are used as given, never clipped (the box convention of
+only; its categories ``--bbox-cat-ids``, by default the pose config's: person for the human configs, every species
+for the animal ones), from the command line (``--bbox``, the same boxes for every image or frame, ``--bbox-format``
+xyxy or xywh), or, with none of these, the whole image is one person box. Boxes are used as given, never clipped (the box convention of
 ``vitpose_mm/apis/boxes.py``, shared with ``tools/test.py``). ``--pose-config`` may be a config name of the package.
 
 Writes to OUT_DIR ``vis/<file name>`` and ``predictions.json`` (COCO keypoint results) for images, ``<name>.mp4`` and
@@ -35,6 +36,10 @@ def parse_args(argv=None):
     parser.add_argument('--det-checkpoint', help='mmdet detector checkpoint')
     parser.add_argument('--bbox-file', help='COCO-format person boxes (detection results or an annotation file), '
                         'keyed by image file name or id; images only')
+    parser.add_argument('--bbox-cat-ids', nargs='+', default=None, metavar='ID',
+                        help="the --bbox-file categories to keep: category ids, or 'all' (default: the pose config's "
+                        'test_dataloader.dataset.bbox_cat_ids, else 1, COCO\'s person; the animal configs keep '
+                        'every species); what is dropped is counted in the log')
     parser.add_argument('--bbox', nargs='+', type=float, action='append', metavar='V',
                         help='a person box, 4 numbers (+ an optional score) in --bbox-format; repeat for more boxes; '
                         'used for every image or frame')
@@ -68,6 +73,17 @@ def parse_args(argv=None):
     for box in args.bbox or ():
         if len(box) not in (4, 5):
             parser.error(f'--bbox takes 4 numbers (+ an optional score), got {len(box)}: {box}')
+    if args.bbox_cat_ids is not None:
+        if not args.bbox_file:
+            parser.error('--bbox-cat-ids selects the categories of a --bbox-file')
+        if args.bbox_cat_ids == ['all']:
+            args.bbox_cat_ids = None
+        elif not all(c.isdigit() for c in args.bbox_cat_ids):
+            parser.error(f"--bbox-cat-ids takes category ids or 'all', got {' '.join(args.bbox_cat_ids)}")
+        else:
+            args.bbox_cat_ids = [int(c) for c in args.bbox_cat_ids]
+    else:
+        args.bbox_cat_ids = 'config'
     args.bbox_format = args.bbox_format or 'xyxy'
     if args.bbox:
         args.bbox = [box + [1.0] if len(box) == 4 else box for box in args.bbox]  # score 1 when none is given
@@ -82,7 +98,8 @@ def main(argv=None) -> dict:
     try:
         summary = run_demo(args.input, args.pose_config, args.pose_checkpoint, args.det_config, args.det_checkpoint,
                            args.bbox_file, device=args.device, det_cat_id=args.det_cat_id, bbox_thr=args.bbox_thr,
-                           nms_thr=args.nms_thr, options=options, precision=args.precision, compile=args.compile)
+                           nms_thr=args.nms_thr, options=options, precision=args.precision, compile=args.compile,
+                           bbox_cat_ids=args.bbox_cat_ids)
     except (DemoError, CheckpointMismatchError) as e:  # what is wrong (and the fix), without a traceback
         raise SystemExit(f'error: {e}')
     print(f'[demo] {summary_line(summary)}')

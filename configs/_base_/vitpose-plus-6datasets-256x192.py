@@ -75,10 +75,11 @@ val_sets = [
          data_prefix=dict(img='ai_challenger_keypoint_validation_20170911/keypoint_validation_images_20170911/')),
     dict(type='MpiiDataset', data_root='data/mpii/', ann_file='annotations/mpii_val.json',
          headbox_file='data/mpii/annotations/mpii_gt_val.mat', data_prefix=dict(img='images/')),
-    dict(type='AP10KDataset', data_root='data/ap10k/', ann_file='annotations/ap10k-val-split1.json',
-         data_prefix=dict(img='data/')),
-    dict(type='AP10KDataset', metainfo=apt36k_metainfo, data_root='data/apt36k/',
-         ann_file='annotations/val_annotations_1.json', data_prefix=dict(img='')),
+    # AP10KDataset whose bbox_file (when one is set) keeps every species (mmpose's keeps category 1 only)
+    dict(type='BoxFileAP10KDataset', data_root='data/ap10k/', ann_file='annotations/ap10k-val-split1.json',
+         data_prefix=dict(img='data/'), bbox_cat_ids=None),
+    dict(type='BoxFileAP10KDataset', metainfo=apt36k_metainfo, data_root='data/apt36k/',
+         ann_file='annotations/val_annotations_1.json', data_prefix=dict(img=''), bbox_cat_ids=None),
     dict(type='CocoWholeBodyDataset', data_root='data/coco/', ann_file='annotations/coco_wholebody_val_v1.0.json',
          bbox_file=person_boxes, data_prefix=dict(img='val2017/')),
 ]

@@ -5,6 +5,9 @@
 _base_ = ['../_base_/coco-256x192.py']
 
 dataset_type = 'AP10KDataset'
+# evaluation: AP10KDataset whose box file (bbox_file) keeps the categories bbox_cat_ids and logs what it drops
+# (mmpose's keeps category 1 only): vitpose_mm/datasets/box_file.py
+eval_dataset_type = 'BoxFileAP10KDataset'
 data_root = 'data/ap10k/'
 
 model = dict(
@@ -40,18 +43,20 @@ train_dataloader = dict(
         data_prefix=dict(img='data/')))
 val_dataloader = dict(
     dataset=dict(
-        type=dataset_type,
+        type=eval_dataset_type,
         data_root=data_root,
         ann_file='annotations/ap10k-val-split1.json',
         data_prefix=dict(img='data/'),
-        bbox_file=None))
+        bbox_file=None,  # detections instead: a COCO results file; every species kept (bbox_cat_ids=None)
+        bbox_cat_ids=None))
 test_dataloader = dict(
     dataset=dict(
-        type=dataset_type,
+        type=eval_dataset_type,
         data_root=data_root,
         ann_file='annotations/ap10k-test-split1.json',
         data_prefix=dict(img='data/'),
-        bbox_file=None))
+        bbox_file=None,  # detections instead: a COCO results file; every species kept (bbox_cat_ids=None)
+        bbox_cat_ids=None))
 val_evaluator = dict(
     _delete_=True,
     type='CocoMetric', ann_file=data_root + 'annotations/ap10k-val-split1.json', prefix='ap10k')

@@ -6,6 +6,9 @@
 _base_ = ['../_base_/coco-256x192.py']
 
 dataset_type = 'AP10KDataset'
+# evaluation: AP10KDataset whose box file (bbox_file) keeps the categories bbox_cat_ids and logs what it drops
+# (mmpose's keeps category 1 only): vitpose_mm/datasets/box_file.py
+eval_dataset_type = 'BoxFileAP10KDataset'
 data_root = 'data/apt36k/'
 metainfo = dict(from_file='{{fileDirname}}/../_base_/datasets/apt36k.py')  # AP-10K's, named apt36k
 
@@ -43,12 +46,13 @@ train_dataloader = dict(
         data_prefix=dict(img='')))
 val_dataloader = dict(
     dataset=dict(
-        type=dataset_type,
+        type=eval_dataset_type,
         metainfo=metainfo,
         data_root=data_root,
         ann_file='annotations/val_annotations_1.json',
         data_prefix=dict(img=''),
-        bbox_file=None))
+        bbox_file=None,  # detections instead: a COCO results file; every species kept (bbox_cat_ids=None)
+        bbox_cat_ids=None))
 test_dataloader = val_dataloader
 val_evaluator = dict(
     _delete_=True,

@@ -10,7 +10,7 @@ _base_ = ['../_base_/coco-256x192.py']
 # Launch: bash tools/dist_train.sh THIS_CONFIG 8  (CPU: see tests/engine/test_fsdp.py)
 runner_type = 'ViTPoseFlexibleRunner'
 strategy = dict(
-    type='FSDPStrategy',
+    type='ViTPoseFSDPStrategy',
     state_dict_cfg='full',
     model_wrapper=dict(
         use_orig_params=True,

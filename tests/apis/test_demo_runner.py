@@ -149,7 +149,7 @@ def test_progress_bars_count_images_and_frames(tmp_path, capsys, video):
 
 def test_box_file_images_without_an_entry_are_counted_in_one_warning(tmp_path, monkeypatch):
     """Boxes come from the box file through the estimator's selection (score above its bbox_thr); the images the
-    file does not list have no people, and one warning counts them."""
+    file does not list have no people, and one warning counts them; the boxes dropped are counted by reason."""
     logged = []
     monkeypatch.setattr(demo_runner, 'print_log', lambda *args, **kwargs: logged.append((args, kwargs)))
     box_path = tmp_path / 'boxes.json'
@@ -163,8 +163,9 @@ def test_box_file_images_without_an_entry_are_counted_in_one_warning(tmp_path, m
                          demo_runner.BoxFile(str(box_path)))
     assert summary['people'] == 1
     assert_boxes(estimator, [[list(BOX) + [0.9]], np.zeros((0, 5)), np.zeros((0, 5))])
-    assert logged == [((f'2 image(s) have no entry in {box_path}: no people there', 'current', logging.WARNING),
-                       {})]
+    warnings = [(args, kwargs) for args, kwargs in logged if logging.WARNING in args]
+    assert warnings == [((f'2 image(s) have no entry in {box_path}: no boxes there', 'current', logging.WARNING), {})]
+    assert summary['boxes'].describe() == 'kept 1 of 2 boxes: 1 below score 0.3'
 
 
 def test_video_is_drawn_at_its_frame_rate_with_the_given_boxes_and_options(tmp_path, video):

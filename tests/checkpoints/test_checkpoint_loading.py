@@ -115,7 +115,8 @@ def test_saved_checkpoints_record_the_grid(monkeypatch, tmp_path):
     runner = ViTPoseRunner.__new__(ViTPoseRunner)  # only what save_checkpoint reads
     runner.model = target_model((192, 256))
     runner.save_checkpoint(str(tmp_path), 'x.pth', meta={'epoch': 3})
-    assert seen['meta'] == {'epoch': 3, 'vitpose_mm': {'grid': [12, 16], 'patch_size': [16, 16]}}
+    assert seen['meta'] == {'epoch': 3, 'vitpose_mm': {'grid': [12, 16], 'patch_size': [16, 16],
+                                                      'strategy': 'a single process'}}
     # written under a hidden temporary name beside it, then renamed: a kill during the write leaves no x.pth
     assert seen['filename'].startswith('.x.pth.') and seen['filename'].endswith('.part')
     assert sorted(p.name for p in tmp_path.iterdir()) == ['x.pth']

@@ -75,7 +75,7 @@ def test_folder_is_refused_when_taken_and_accepted_when_empty(ref, tmp_path):
         save_hf(conv, str(tmp_path / 'a_file'))
     (tmp_path / 'empty').mkdir()
     save_hf(conv, str(tmp_path / 'empty'))
-    assert sorted(os.listdir(tmp_path / 'empty')) == ['config.json', 'model.safetensors']
+    assert sorted(os.listdir(tmp_path / 'empty')) == ['config.json', 'model.safetensors', 'preprocessor_config.json']
 
 
 def test_failed_write_leaves_nothing(ref, tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Sharded data-parallel training (FSDP) on the CPU: 2 gloo processes, mmengine's FlexibleRunner and FSDPStrategy
+"""Sharded data-parallel training (FSDP) on the CPU: 2 gloo processes, mmengine's FlexibleRunner and ViTPoseFSDPStrategy
 through ``ViTPoseFlexibleRunner``, one FSDP unit per ViT block (``vit_block_wrap_policy``), gradient checkpointing and
 the layer-decay groups, against one plain process with the same global batch."""
 import json
@@ -12,7 +12,7 @@ from vitpose_mm.synthetic import generate_synthetic_coco
 
 pytestmark = pytest.mark.slow
 FSDP = """runner_type = 'ViTPoseFlexibleRunner'
-strategy = dict(type='FSDPStrategy', state_dict_cfg='full',
+strategy = dict(type='ViTPoseFSDPStrategy', state_dict_cfg='full',
                 model_wrapper=dict(device_id='cpu', use_orig_params=True,
                                    auto_wrap_policy=dict(type='vit_block_wrap_policy')))
 """

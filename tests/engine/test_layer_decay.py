@@ -11,6 +11,7 @@ from torch import nn
 
 from mmpose.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from vitpose_mm.engine import ViTPoseLayerDecayOptimWrapperConstructor  # importing registers it
+from vitpose_mm.models import ViT
 
 LR, WD, RATE = 5e-4, 0.1, 0.75
 OPTIM = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=LR, weight_decay=WD))
@@ -45,7 +46,7 @@ class TinyBlock(nn.Module):
 
 
 class TinyViT(nn.Module):
-    """Stand-in with the backbone contract of vitpose_mm's ViT: get_layer_depth and no_weight_decay."""
+    """Stand-in with the backbone contract of vitpose_mm's ViT: its get_layer_depth and a no_weight_decay."""
 
     def __init__(self, depth: int = 2, dim: int = 8) -> None:
         super().__init__()
@@ -55,16 +56,8 @@ class TinyViT(nn.Module):
         self.blocks = nn.ModuleList(TinyBlock(dim) for _ in range(depth))
         self.last_norm = nn.LayerNorm(dim)
 
-    def get_layer_depth(self, param_name: str, prefix: str = 'backbone.') -> Tuple[int, int]:
-        max_layer_id = self.depth + 1
-        if not param_name.startswith(prefix):
-            return max_layer_id, max_layer_id
-        name = param_name[len(prefix):]
-        if name.startswith(('patch_embed', 'pos_embed', 'cls_token')):
-            return 0, max_layer_id
-        if name.startswith('blocks.'):
-            return int(name.split('.')[1]) + 1, max_layer_id
-        return max_layer_id, max_layer_id
+    # the ViT's own rule: the constructor knows the layer numbering of no other backbone
+    get_layer_depth = ViT.get_layer_depth
 
     def no_weight_decay(self) -> Set[str]:
         return {'pos_embed', 'cls_token'}
@@ -206,6 +199,17 @@ def test_backbone_without_get_layer_depth_raises():
 
     with pytest.raises(ValueError, match='PlainBackbone does not'):
         _build(TinyPoseModel(PlainBackbone()))
+
+
+def test_backbone_of_unknown_layer_numbering_raises():
+
+    class OtherNumbering(TinyViT):
+
+        def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+            return 0, self.depth + 2  # e.g. a count of layers, not the last id
+
+    with pytest.raises(ValueError, match='OtherNumbering.get_layer_depth'):
+        _build(TinyPoseModel(OtherNumbering()))
 
 
 def test_one_log_line_per_group():

@@ -113,3 +113,38 @@ def test_no_decay_asked_no_warning():
 def test_problem_text_is_none_for_an_unrelated_optimizer():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
     assert layer_decay_problem(opt, torch.nn.Linear(2, 2)) is None
+
+
+MMPRETRAIN_VIT = dict(type='mmpretrain.VisionTransformer', arch=dict(embed_dims=32, num_layers=DEPTH, num_heads=2,
+                                                                     feedforward_channels=64),
+                      img_size=(64, 48), patch_size=16, qkv_bias=True, with_cls_token=False, out_type='featmap',
+                      patch_cfg=dict(padding=2), final_norm=True)
+
+
+def test_this_constructor_on_mmpretrain_vit_gives_mmposes_groups_parameter_by_parameter():
+    """mmpose's own ViTPose config (mmpretrain's VisionTransformer, blocks `layers.N`): this constructor's lr and
+    weight decay of every parameter equal mmpose 1.3.2's LayerDecayOptimWrapperConstructor's."""
+    theirs_model, theirs, _ = _first_step(_mmpose_config(MMPRETRAIN_VIT))
+    ours_model, ours, _ = _first_step(_mmpose_config(MMPRETRAIN_VIT, OURS))
+
+    def per_param(model, wrapper):
+        group = {id(p): g for g in wrapper.optimizer.param_groups for p in g['params']}
+        return {n: (group[id(p)]['lr'], group[id(p)]['weight_decay']) for n, p in model.named_parameters()}
+
+    want, got = per_param(theirs_model, theirs), per_param(ours_model, ours)
+    assert sorted(want) == sorted(got) and len(want) > 30
+    for name in want:
+        assert got[name] == pytest.approx(want[name], rel=1e-12), name
+    lr = theirs.optimizer.defaults['lr']
+    # the numbers: the last block one decay step below the head, the embeddings DEPTH + 1; pos_embed not decayed
+    assert got['backbone.layers.2.ffn.layers.1.weight'][0] == pytest.approx(lr * RATE)
+    assert got['backbone.pos_embed'] == pytest.approx((lr * RATE**(DEPTH + 1), 0.0))
+    assert got['head.final_layer.weight'][0] == pytest.approx(lr)
+
+
+def test_num_layers_of_mmpretrain_vit_is_its_block_count():
+    cfg = _mmpose_config(MMPRETRAIN_VIT, OURS)  # num_layers=DEPTH: accepted (it said DEPTH + 1 layers before)
+    _first_step(cfg)
+    cfg.optim_wrapper.paramwise_cfg.num_layers = DEPTH + 1
+    with pytest.raises(ValueError, match=f'has {DEPTH} layers'):
+        _first_step(cfg)

@@ -62,6 +62,10 @@ def markdown(results: dict, command: str = '') -> str:
     mm = {k: min(results['matmul_before'][k], results['matmul_after'][k]) / 1e9 for k in results['matmul_before']}
     lines.append('matmul 2048^3 in this run (slower of before/after): ' +
                  ', '.join(f'{k.split(".")[1]} {v:,.0f} GFLOP/s' for k, v in mm.items()))
+    if results.get('cpu'):
+        cpu = results['cpu']
+        lines.append(f"CPU flags: {' '.join(cpu['flags']) or 'none of the listed'}; torch dispatch "
+                     f"{cpu['torch_capability']}; native bf16: {'yes' if cpu['native_bf16'] else 'no'}")
     lines += [*(f'- {n}' for n in results['notes']), '']
     lines += [f'## Inference (heatmaps of random crops 256x192, no flip test; throughput batch {b})', '',
               'img/s: median over repetitions; ratios: median of per-repetition ratios (rows run in turn, order '

@@ -6,7 +6,7 @@ that a machine whose load changes during the run slows every row alike and the r
 import logging
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -15,7 +15,8 @@ from mmengine.logging import print_log
 from torch.utils.flop_counter import FlopCounterMode
 
 from vitpose_mm.apis import PoseEstimator
-from vitpose_mm.models.pose_estimators.fast_inference import cpu_has_native_bf16
+from vitpose_mm.hardware import Bf16Support, cpu_flags, native_bf16
+
 from .benchmark import (IMPLEMENTATIONS, SIZES, HFWorker, Row, build_estimator, build_rows, crops, hf_modes,
                         mmpose_config, vitpose_mm_config)
 from .timing import matmul_flops, peak_memory_bytes, percentile, time_calls
@@ -170,6 +171,32 @@ def people_scaling(options: BenchmarkOptions, device: torch.device, bar) -> List
             for (p, n), t in times.items()]
 
 
+def bf16_rows(device: torch.device, support: Optional[Bf16Support] = None) -> Tuple[bool, Optional[str]]:
+    """Whether the bf16 rows are skipped on ``device``, and the note the report carries about them (None: nothing
+    to say). The decision is :func:`vitpose_mm.hardware.native_bf16`'s (``support``: a decision to use instead).
+
+    Returns:
+        ``(skipped, note)``: on a CPU without hardware bf16 the rows are skipped (torch emulates bf16, far slower);
+        on a CPU with it they run and the note says why.
+    """
+    if torch.device(device).type != 'cpu':
+        return False, None
+    support = support or native_bf16()
+    if not support.native:
+        return True, (f'bf16 rows skipped: this CPU has no native bfloat16 ({support.reason}; torch emulates it, '
+                      'matmuls about 50-100x slower than fp32)')
+    return False, f'bf16 rows measured: this CPU has native bfloat16 ({support.reason})'
+
+
+def cpu_summary() -> dict:
+    """This CPU's vector and bf16 flags (from ``/proc/cpuinfo``), torch's dispatch level and the bf16 decision, for
+    the report: the figures of a run are read with the machine that made them."""
+    flags = cpu_flags()
+    wanted = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_bf16', 'amx_int8', 'amx_tile')
+    return dict(flags=[f for f in wanted if f in flags], torch_capability=torch.backends.cpu.get_cpu_capability(),
+                native_bf16=native_bf16().native, bf16_reason=native_bf16().reason)
+
+
 def run_benchmark(options: BenchmarkOptions) -> dict:
     """Measure everything ``options`` asks for; returns the results (``tools/benchmark.py`` writes them out).
 
@@ -188,11 +215,10 @@ def run_benchmark(options: BenchmarkOptions) -> dict:
     options.batch = options.batch or (128 if device.type == 'cuda' else 8)
     options.train_batch = options.train_batch or (64 if device.type == 'cuda' else 4)
     notes = []
-    emulated_bf16 = device.type == 'cpu' and not cpu_has_native_bf16()
-    if emulated_bf16:
-        notes.append(f'bf16 rows skipped: this CPU has no native bfloat16 ({torch.backends.cpu.get_cpu_capability()}; '
-                     'torch emulates it, matmuls about 50-100x slower than fp32)')
-        print_log(notes[-1], 'current', logging.WARNING)
+    emulated_bf16, note = bf16_rows(device)
+    if note:
+        notes.append(note)
+        print_log(note, 'current', logging.WARNING if emulated_bf16 else logging.INFO)
     for impl in options.implementations:
         if impl not in options.modes:
             modes = hf_modes(device) if impl == 'hf' else IMPLEMENTATIONS[impl].modes(device)
@@ -212,7 +238,7 @@ def run_benchmark(options: BenchmarkOptions) -> dict:
         (options.reps if options.people else 0)
     results = dict(device=str(device), threads=torch.get_num_threads(), torch=torch.__version__,
                    batch=options.batch, train_batch=options.train_batch, reps=options.reps, notes=notes,
-                   hf=worker.info if worker else None)
+                   hf=worker.info if worker else None, cpu=cpu_summary() if device.type == 'cpu' else None)
     with _progress(total) as bar:
         try:
             dtypes = [torch.float32] + ([options.half] if options.half else [])
@@ -227,4 +253,4 @@ def run_benchmark(options: BenchmarkOptions) -> dict:
     return results
 
 
-__all__ = ['BenchmarkOptions', 'run_benchmark', 'flops_per_image']
+__all__ = ['BenchmarkOptions', 'run_benchmark', 'flops_per_image', 'bf16_rows', 'cpu_summary']

@@ -15,9 +15,9 @@ from collections import defaultdict
 from typing import Dict, Optional, Tuple
 
 import numpy as np
+from mmengine.logging import print_log
 
-# COCO's category id of "person"; mmpose's CocoDataset keeps exactly these records of a `bbox_file`.
-COCO_PERSON_ID = 1
+from vitpose_mm.datasets.box_file import COCO_PERSON_ID, BoxCounts, CatIds, as_cat_ids, describe_cat_ids
 BBOX_FORMATS = ('xyxy', 'xywh')
 
 
@@ -83,22 +83,30 @@ def clip_ground_truth_box(x: float, y: float, bw: float, bh: float, width: int, 
 
 
 class BoxFile:
-    """Person boxes read from a COCO-format file, looked up by image file name.
+    """Boxes read from a COCO-format file, looked up by image file name.
 
     Accepts either a detection results list (``[{"image_id", "bbox": [x, y, w, h], "score", "category_id"}]``,
     e.g. ``COCO_val2017_detections_AP_H_56_person.json``; a record may carry ``file_name`` instead of or beside
     ``image_id``) or a COCO annotation file (``{"images": [...], "annotations": [...]}``, ground-truth boxes with
     score 1, clipped to ``[0, W - 1] x [0, H - 1]`` as mmpose's ``CocoDataset`` clips them when the image entry
-    has ``width`` and ``height``). Detection results are kept as they are. Records of another ``category_id``
-    than ``cat_id`` are ignored, as mmpose's ``bbox_file`` loading does. An image is found by its file name, else by its id: the file name's number (``000000000785.jpg`` is 785,
-    the COCO convention) or the ``images`` entry of the annotation file.
+    has ``width`` and ``height``). Detection results are kept as they are. Only records of the categories
+    ``cat_ids`` are kept (a record without ``category_id`` always is; default 1, COCO's person, what mmpose's ``bbox_file`` loading keeps; None keeps every
+    category, e.g. every species of an AP-10K file); the others are counted (:attr:`counts`, and per image
+    :meth:`num_other_category`) and the count is logged. An image is found by its file name, else by its id: the
+    file name's number (``000000000785.jpg`` is 785, the COCO convention) or the ``images`` entry of the annotation
+    file.
 
     Args:
         path: the JSON file.
-        cat_id: the category id of people in the file (COCO: 1).
+        cat_ids: the ``category_id`` (or ids) to keep; None or ``'all'``: every category.
+
+    Raises:
+        ValueError: not a COCO list or annotation dict, a record without ``image_id`` or ``file_name``, a bad
+            ``cat_ids``.
     """
 
-    def __init__(self, path: str, cat_id: int = COCO_PERSON_ID):
+    def __init__(self, path: str, cat_ids: CatIds = COCO_PERSON_ID):
+        self.cat_ids = as_cat_ids(cat_ids)
         with open(path) as f:
             data = json.load(f)
         names: Dict[int, str] = {}
@@ -116,21 +124,34 @@ class BoxFile:
             raise ValueError(f'{path}: expected a list of detections or a COCO annotation dict')
         self._by_name: Dict[str, list] = defaultdict(list)
         self._by_id: Dict[int, list] = defaultdict(list)
+        self._other_by_name: Dict[str, int] = defaultdict(int)
+        self._other_by_id: Dict[int, int] = defaultdict(int)
+        self.counts = BoxCounts(total=len(records))
         for r in records:
-            if r.get('category_id', cat_id) != cat_id:
+            name = r.get('file_name') or names.get(r.get('image_id'))
+            if name is None and 'image_id' not in r:
+                raise ValueError(f'{path}: a record has neither "image_id" nor "file_name": {r}')
+            if self.cat_ids is not None and 'category_id' in r and r['category_id'] not in self.cat_ids:
+                self.counts.other_category += 1
+                if name is not None:
+                    self._other_by_name[osp.basename(name)] += 1
+                else:
+                    self._other_by_id[int(r['image_id'])] += 1
                 continue
             x, y, bw, bh = (float(v) for v in r['bbox'][:4])
             size = sizes.get(r.get('image_id'))
             corners = clip_ground_truth_box(x, y, bw, bh, *size) if size else [x, y, x + bw, y + bh]
             box = corners + [float(r.get('score', 1.0))]
-            name = r.get('file_name') or names.get(r.get('image_id'))
             if name is not None:
                 self._by_name[osp.basename(name)].append(box)
-            elif 'image_id' in r:
-                self._by_id[int(r['image_id'])].append(box)
             else:
-                raise ValueError(f'{path}: a record has neither "image_id" nor "file_name": {r}')
+                self._by_id[int(r['image_id'])].append(box)
         self.path = path
+        print_log(f'{path}: {self.counts.describe()} ({describe_cat_ids(self.cat_ids)})', 'current')
+
+    def num_other_category(self, img_path: str) -> int:
+        """How many records of the image ``img_path`` were of other categories than ``cat_ids`` (not kept)."""
+        return self._other_by_name.get(osp.basename(img_path)) or self._other_by_id.get(self.image_id(img_path)) or 0
 
     def image_id(self, img_path: str) -> Optional[int]:
         """The COCO image id of a file: the number its name is made of, or None."""

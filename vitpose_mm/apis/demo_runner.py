@@ -22,7 +22,9 @@ from typing import List, Optional, Sequence
 import cv2
 from mmengine.logging import print_log
 
-from .boxes import BoxFile, as_boxes
+from vitpose_mm.datasets.facts import instance_noun
+
+from .boxes import COCO_PERSON_ID, BoxCounts, BoxFile, CatIds, as_boxes, describe_cat_ids
 from .images import load_image
 from .inference import PoseEstimator
 from .tracking import IoUTracker, KeypointSmoother
@@ -96,7 +98,9 @@ def run_images(paths: Sequence[str], estimator: PoseEstimator, options: DemoOpti
     """Estimate, draw and write the people of each image; ``predictions.json`` holds all of them (COCO results).
 
     Returns:
-        dict with ``images`` (read), ``skipped`` (unreadable paths), ``people`` and ``outputs`` (written paths).
+        dict with ``images`` (read), ``skipped`` (unreadable paths), ``people`` (instances found: people or
+        animals), ``outputs`` (written paths) and, with a box file, ``boxes`` (a ``BoxCounts``: kept, and dropped
+        by category, score, size and NMS).
 
     Raises:
         DemoError: when the only image given cannot be read (one of several is skipped with a warning).
@@ -106,7 +110,7 @@ def run_images(paths: Sequence[str], estimator: PoseEstimator, options: DemoOpti
     visualizer = build_visualizer(estimator.dataset_meta, options.radius, options.thickness)
     stems = [osp.splitext(osp.basename(p))[0] for p in paths]
     numeric = all(s.isdigit() for s in stems)
-    records, skipped, missing_boxes = [], [], 0
+    records, skipped, missing_boxes, counts = [], [], 0, BoxCounts()
     bar = progress(len(paths), 'images')
     for index, path in enumerate(paths):
         try:
@@ -121,7 +125,10 @@ def run_images(paths: Sequence[str], estimator: PoseEstimator, options: DemoOpti
         boxes = as_boxes(options.bbox, options.bbox_format) if options.bbox else None
         if box_file is not None:
             missing_boxes += path not in box_file
-            boxes = estimator.select_boxes(box_file[path], img.shape[:2])
+            other = box_file.num_other_category(path)
+            counts.total += other
+            counts.other_category += other
+            boxes = estimator.select_boxes(box_file[path], img.shape[:2], counts=counts)
         people = estimator(img, boxes)
         image_id = int(stems[index]) if numeric else index
         records += [dict(person.to_coco(image_id), file_name=osp.basename(path)) for person in people]
@@ -132,10 +139,15 @@ def run_images(paths: Sequence[str], estimator: PoseEstimator, options: DemoOpti
     with open(osp.join(options.out_dir, 'predictions.json'), 'w') as f:
         json.dump(records, f)
     if missing_boxes:
-        print_log(f'{missing_boxes} image(s) have no entry in {box_file.path}: no people there', 'current',
+        print_log(f'{missing_boxes} image(s) have no entry in {box_file.path}: no boxes there', 'current',
                   logging.WARNING)
-    return dict(images=len(paths) - len(skipped), skipped=skipped, people=len(records),
-                outputs=[vis_dir, osp.join(options.out_dir, 'predictions.json')])
+    summary = dict(images=len(paths) - len(skipped), skipped=skipped, people=len(records),
+                   outputs=[vis_dir, osp.join(options.out_dir, 'predictions.json')])
+    if box_file is not None:
+        summary['boxes'] = counts
+        print_log(f'{box_file.path} ({describe_cat_ids(box_file.cat_ids)}), on these images: {counts.describe()}',
+                  'current')
+    return summary
 
 
 def run_video(path: str, estimator: PoseEstimator, options: DemoOptions) -> dict:
@@ -219,17 +231,20 @@ def run_demo(input_path: str, pose_config: str, pose_checkpoint: str, det_config
              det_checkpoint: Optional[str] = None, bbox_file: Optional[str] = None, device: str = 'cpu',
              det_cat_id: int = 0, bbox_thr: float = 0.3, nms_thr: float = 0.3,
              options: Optional[DemoOptions] = None, precision: Optional[str] = None,
-             compile: bool = False) -> dict:
+             compile: bool = False, bbox_cat_ids: CatIds = 'config') -> dict:
     """Build the estimator (``PoseEstimator.from_config``) and run it on ``input_path``: an image, a folder of images or
     a video (by extension, ``VIDEO_EXTS``).
 
     ``precision`` and ``compile`` are the pose model's fast paths (see :class:`PoseEstimator`; None: the config's).
     Person boxes come from the detector (``det_config``/``det_checkpoint``), from a COCO box file (``bbox_file``,
-    images only), from ``options.bbox``, or, with none of these, the whole image is one box.
+    images only), from ``options.bbox``, or, with none of these, the whole image is one box. ``bbox_cat_ids``: the
+    box file's categories to keep (an id, ids, or None/``'all'``: every one); ``'config'`` (default) takes the pose
+    config's ``test_dataloader.dataset.bbox_cat_ids`` (the animal configs: every species), else 1 (COCO's person).
 
     Returns:
         the summary of :func:`run_images` or :func:`run_video`, plus ``dropped_boxes`` (degenerate boxes the
-        estimator dropped) and ``seconds`` (time of the loop, without building the estimator).
+        estimator dropped), ``noun`` (what the instances are: ``people``, ``animals`` or ``instances``, from the
+        pose model's dataset) and ``seconds`` (time of the loop, without building the estimator).
 
     Raises:
         DemoError: bad input (see above); CheckpointMismatchError: the pose checkpoint does not fit the config (the
@@ -243,10 +258,14 @@ def run_demo(input_path: str, pose_config: str, pose_checkpoint: str, det_config
         raise DemoError('--bbox-file gives boxes per image file; use a detector (or none) for videos')
     if not osp.isfile(pose_checkpoint) and '://' not in pose_checkpoint:
         raise DemoError(f'pose checkpoint not found: {pose_checkpoint}')
-    box_file = BoxFile(bbox_file) if bbox_file else None
     estimator = PoseEstimator.from_config(pose_config, pose_checkpoint, det_config, det_checkpoint, device=device,
                                           det_cat_id=det_cat_id, bbox_thr=bbox_thr, nms_thr=nms_thr,
                                           precision=precision, compile=compile)
+    if bbox_cat_ids == 'config':
+        cfg = getattr(estimator.pose_model, 'cfg', None)
+        test_set = ((cfg.get('test_dataloader') or {}).get('dataset') or {}) if cfg is not None else {}
+        bbox_cat_ids = test_set.get('bbox_cat_ids', COCO_PERSON_ID)
+    box_file = BoxFile(bbox_file, cat_ids=bbox_cat_ids) if bbox_file else None
     start = time.time()
     if is_video:
         summary = run_video(input_path, estimator, options)
@@ -254,17 +273,22 @@ def run_demo(input_path: str, pose_config: str, pose_checkpoint: str, det_config
         paths = list_images(input_path) if osp.isdir(input_path) else [input_path]
         summary = run_images(paths, estimator, options, box_file)
     summary['dropped_boxes'] = estimator.num_dropped_boxes
+    summary['noun'] = instance_noun((estimator.dataset_meta or {}).get('dataset_name'))
     summary['seconds'] = time.time() - start
     return summary
 
 
 def summary_line(summary: dict) -> str:
-    """The one-line report of a :func:`run_demo` summary, e.g. ``4 images (0 unreadable, skipped), 17 people, ...``."""
+    """The one-line report of a :func:`run_demo` summary, e.g. ``4 images (0 unreadable, skipped), 17 people, ...``
+    (``animals`` or ``instances`` for the models of other datasets)."""
+    noun = summary.get('noun', 'people')
     if 'frames' in summary:
         what = f'{summary["frames"]} frames ({len(summary["bad_frames"])} undecodable, skipped), ' \
-               f'{summary["people"]} people in {summary["tracks"]} tracks'
+               f'{summary["people"]} {noun} in {summary["tracks"]} tracks'
     else:
         what = f'{summary["images"]} images ({len(summary["skipped"])} unreadable, skipped), ' \
-               f'{summary["people"]} people'
+               f'{summary["people"]} {noun}'
+        if 'boxes' in summary:
+            what += f' ({summary["boxes"].describe()})'
     return f'{what}, {summary["dropped_boxes"]} degenerate boxes dropped, {summary["seconds"]:.1f} s ' \
            f'-> {", ".join(summary["outputs"])}'

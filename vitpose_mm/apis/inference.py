@@ -19,7 +19,7 @@ from mmpose.evaluation.functional import nms
 from ..checkpoints import load_checkpoint
 from ..models.pose_estimators.fast_inference import enable_fast_inference, fast_inference_options
 from ..utils import find_config
-from .boxes import COCO_PERSON_ID, as_boxes, drop_degenerate_boxes
+from .boxes import COCO_PERSON_ID, BoxCounts, as_boxes, drop_degenerate_boxes
 from .images import ImageLike, load_image
 
 
@@ -151,13 +151,23 @@ class PoseEstimator:
         """The pose model's keypoint names, skeleton and colours (mmpose's ``parse_pose_metainfo`` format)."""
         return self.pose_model.dataset_meta
 
-    def select_boxes(self, boxes: np.ndarray, img_shape: Tuple[int, int], bbox_format: str = 'xyxy') -> np.ndarray:
+    def select_boxes(self, boxes: np.ndarray, img_shape: Tuple[int, int], bbox_format: str = 'xyxy',
+                     counts: Optional[BoxCounts] = None) -> np.ndarray:
         """Detected ``(N, 5)`` boxes (``bbox_format`` 'xyxy' or 'xywh', + score) -> ``(N, 5)`` xyxy person boxes:
         score above ``bbox_thr``, degenerate ones dropped (see ``drop_degenerate_boxes``), then NMS at ``nms_thr``.
+        ``counts`` (a ``BoxCounts``), when given, adds the boxes seen and why each dropped one was dropped.
         """
         boxes = as_boxes(boxes, bbox_format)
-        boxes = self._drop_degenerate(boxes[boxes[:, 4] > self.bbox_thr], img_shape, bbox_format)
-        return boxes[nms(boxes, self.nms_thr)] if len(boxes) else boxes
+        above = boxes[boxes[:, 4] > self.bbox_thr]
+        kept = self._drop_degenerate(above, img_shape, bbox_format)
+        selected = kept[nms(kept, self.nms_thr)] if len(kept) else kept
+        if counts is not None:
+            counts.total += len(boxes)
+            counts.below_score += len(boxes) - len(above)
+            counts.score_thr = self.bbox_thr
+            counts.degenerate += len(above) - len(kept)
+            counts.suppressed += len(kept) - len(selected)
+        return selected
 
     def detect(self, img: ImageLike, channel_order: Optional[str] = None) -> np.ndarray:
         """The detector's person boxes (label ``det_cat_id``) as ``(N, 5)`` xyxy + score, through ``select_boxes``."""

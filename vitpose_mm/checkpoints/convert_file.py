@@ -78,11 +78,16 @@ def save_checkpoint(conv: Conversion, path: str) -> None:
         torch.save({'meta': conv.meta(), 'state_dict': OrderedDict(conv.state_dict)}, tmp)
 
 
-def save_hf(conv: Conversion, folder: str) -> dict:
-    """Write ``conv`` as an HF ``save_pretrained`` folder; returns the ``config.json`` written."""
-    from .hf import hf_config_for, save_hf_folder
+def save_hf(conv: Conversion, folder: str, mean: Optional[Sequence[float]] = None,
+            std: Optional[Sequence[float]] = None) -> dict:
+    """Write ``conv`` as an HF ``save_pretrained`` folder (``config.json``, ``model.safetensors`` and the
+    ``preprocessor_config.json`` of its crop size, ``mean`` and ``std``, default ImageNet's:
+    :func:`~vitpose_mm.checkpoints.hf.hf_preprocessor_config_for`); returns the ``config.json`` written."""
+    from .hf import IMAGENET_MEAN_255, IMAGENET_STD_255, hf_config_for, hf_preprocessor_config_for, save_hf_folder
     config = hf_config_for(conv.arch)
-    save_hf_folder(folder, from_vitpose_mm(conv.state_dict, HF), config)
+    preprocessor = hf_preprocessor_config_for(conv.arch, IMAGENET_MEAN_255 if mean is None else mean,
+                                              IMAGENET_STD_255 if std is None else std)
+    save_hf_folder(folder, from_vitpose_mm(conv.state_dict, HF), config, preprocessor=preprocessor)
     return config
 
 Log = Callable[[str], None]
@@ -201,8 +206,12 @@ def convert_file(src_path: str, dst: str, src_format: str = 'auto', dataset: Opt
     for what in conv.arch.assumed:
         log(f'  assumed (not in the weights): {what}')
     if to == 'hf':
-        save_hf(conv, dst)
-        log(f'wrote HF folder {dst} (config.json, model.safetensors): '
+        norm = {}
+        preprocessor = getattr(model, 'data_preprocessor', None)
+        if preprocessor is not None and getattr(preprocessor, 'mean', None) is not None:  # the config's own
+            norm = dict(mean=preprocessor.mean.flatten().tolist(), std=preprocessor.std.flatten().tolist())
+        save_hf(conv, dst, **norm)
+        log(f'wrote HF folder {dst} (config.json, model.safetensors, preprocessor_config.json): '
             f'VitPoseForPoseEstimation.from_pretrained({dst!r})')
         return
     save_checkpoint(conv, dst)

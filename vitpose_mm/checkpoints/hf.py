@@ -16,7 +16,7 @@ How HF's model relates to ViTPose, as far as conversion cares:
 import json
 import os
 import os.path as osp
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -29,6 +29,9 @@ HF_BACKBONE_DEFAULTS = dict(image_size=[256, 192], patch_size=[16, 16], num_chan
                             part_features=256, hidden_act='gelu', layer_norm_eps=1e-12, qkv_bias=True)
 HF_POSE_DEFAULTS = dict(scale_factor=4, use_simple_decoder=True)
 HF_WEIGHT_FILES = ('model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin')
+# ViTPose's data preprocessor (every official and vitpose_mm config): ImageNet's RGB mean and std, 0-255 pixels.
+IMAGENET_MEAN_255 = (123.675, 116.28, 103.53)
+IMAGENET_STD_255 = (58.395, 57.12, 57.375)
 CLASSIC_HEAD = dict(deconv_filters=(256, 256), deconv_kernels=(4, 4), final_kernel=1)
 
 
@@ -125,9 +128,30 @@ def hf_config_for(arch: Arch) -> dict:
                 id2label=labels, label2id={v: int(k) for k, v in labels.items()}, initializer_range=0.02)
 
 
-def save_hf_folder(folder: str, hf_state_dict: Dict[str, torch.Tensor], config: dict) -> None:
-    """Write ``config.json`` and ``model.safetensors`` into ``folder`` all at once (:func:`.io.atomic_path`: a
-    failure leaves no half-written model)."""
+def hf_preprocessor_config_for(arch: Arch, mean: Sequence[float] = IMAGENET_MEAN_255,
+                               std: Sequence[float] = IMAGENET_STD_255) -> dict:
+    """A ``preprocessor_config.json`` for transformers' ``VitPoseImageProcessor``: the model's own crop size and
+    normalization, so that ``VitPoseImageProcessor.from_pretrained(folder)`` makes crops the model takes.
+
+    The fields are the arguments of ``VitPoseImageProcessor.__init__`` (transformers 4.57.6
+    ``models/vitpose/image_processing_vitpose.py``): ``size`` ``{"height", "width"}`` (its default 256 x 192),
+    ``do_rescale`` with ``rescale_factor`` 1/255 (pixels to [0, 1]) and ``image_mean``/``image_std`` on that scale.
+
+    Args:
+        arch: the model; its ``img_size`` (height, width) is the crop size.
+        mean, std: the model's data preprocessor ``mean``/``std`` (RGB, 0-255 pixel scale; default ImageNet's, which
+            every ViTPose config uses).
+    """
+    return dict(image_processor_type='VitPoseImageProcessor', do_affine_transform=True,
+                size=dict(height=int(arch.img_size[0]), width=int(arch.img_size[1])),
+                do_rescale=True, rescale_factor=1 / 255, do_normalize=True,
+                image_mean=[round(float(m) / 255, 6) for m in mean], image_std=[round(float(v) / 255, 6) for v in std])
+
+
+def save_hf_folder(folder: str, hf_state_dict: Dict[str, torch.Tensor], config: dict,
+                   preprocessor: Optional[dict] = None) -> None:
+    """Write ``config.json``, ``model.safetensors`` and (when given) ``preprocessor_config.json`` into ``folder``
+    all at once (:func:`.io.atomic_path`: a failure leaves no half-written model)."""
     from safetensors.torch import save_file
     folder = osp.abspath(folder)
     if osp.exists(folder) and (not osp.isdir(folder) or os.listdir(folder)):
@@ -138,6 +162,10 @@ def save_hf_folder(folder: str, hf_state_dict: Dict[str, torch.Tensor], config: 
         with open(osp.join(tmp, 'config.json'), 'w') as f:
             json.dump(config, f, indent=2, sort_keys=True)
             f.write('\n')
+        if preprocessor is not None:
+            with open(osp.join(tmp, 'preprocessor_config.json'), 'w') as f:
+                json.dump(preprocessor, f, indent=2, sort_keys=True)
+                f.write('\n')
 
 
 def layer_norm_eps_note(eps: float) -> Optional[str]:

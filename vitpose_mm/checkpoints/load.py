@@ -30,6 +30,7 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 
 from vitpose_mm.models.layers.pos_embed import AmbiguousGridError
+from vitpose_mm.models.strict_loading import allow_missing_weights
 from .adapt import PATCH_PADDING_MODES
 from .convert import CheckpointMismatchError, _is_vit, check_fits, convert
 from .io import read_checkpoint, recorded_grid, state_dict_of
@@ -119,7 +120,8 @@ def _load_pose(model, sd, ckpt, source, layout, dataset, src_grid, patch_padding
     same_grid = (src_grid or grid) is None or model_grid is None or tuple(src_grid or grid) == model_grid
     if same_grid and layout in ('auto', 'vitpose_mm') and dataset is None and _fits(sd, own, allow_missing):
         check_dataset(recorded, dataset_meta, source, dataset_check)
-        model.load_state_dict(sd, strict=not allow_missing)
+        with allow_missing_weights(allow_missing):  # the models refuse any other missing key
+            model.load_state_dict(sd, strict=not allow_missing)
         return Loaded(ckpt, dataset_meta=recorded)
     checked = recorded is not None
     if checked:  # before the shapes: another dataset's head is named as such, not as a keypoint count to change
@@ -138,7 +140,8 @@ def _load_pose(model, sd, ckpt, source, layout, dataset, src_grid, patch_padding
         recorded = conv.meta()['dataset_meta']
     if not checked:
         check_dataset(recorded, dataset_meta, source, dataset_check)
-    model.load_state_dict(conv.state_dict, strict=not allow_missing)
+    with allow_missing_weights(allow_missing):
+        model.load_state_dict(conv.state_dict, strict=not allow_missing)
     _log_loaded(source, f'{conv.layout} layout', len(conv.state_dict), conv.dropped, conv.notes)
     return Loaded(ckpt, conv.layout, conv.notes, recorded, conv.dropped)
 
@@ -200,15 +203,19 @@ def _load_backbone(vit: nn.Module, sd, ckpt, source: str, prefix, src_grid, patc
         raise KeyError(f'{source} lacks backbone weights {not_allowed[:8]}{" ..." if len(not_allowed) > 8 else ""}')
     vit.load_state_dict({**{k: own[k] for k in missing}, **conv.state_dict}, strict=True)
     MMLogger.get_current_instance().info(f'{source}: kept initial values of {missing or "nothing"}')
-    _log_loaded(source, 'backbone', len(conv.state_dict), conv.dropped, ())  # notes: logged when made
+    _log_loaded(source, 'backbone', len(conv.state_dict), conv.dropped, (), per_key=False)  # notes: logged
     return Loaded(ckpt, conv.layout, conv.notes, None, conv.dropped)
 
 
-def _log_loaded(source: str, what: str, count: int, dropped: Dict[str, str], notes: Sequence[str]) -> None:
-    """One line for the load, one per reason keys were dropped (naming them: ``backbone.cls_token``), one per note."""
+def _log_loaded(source: str, what: str, count: int, dropped: Dict[str, str], notes: Sequence[str],
+                per_key: bool = True) -> None:
+    """One line for the load, one per dropped key with its reason (``per_key``; else one per reason, naming the
+    first keys: a pre-training decoder), one per note."""
     logger = MMLogger.get_current_instance()
     logger.info(f'loaded {source} ({what}): {count} tensors, {len(dropped)} dropped')
-    for reason in sorted(set(dropped.values())):
+    for key, reason in (dropped.items() if per_key else ()):
+        logger.info(f'  dropped {key}: {reason}')
+    for reason in sorted(set(dropped.values())) if not per_key else ():
         keys = [k for k, r in dropped.items() if r == reason]
         logger.info(f'  dropped {len(keys)} keys ({", ".join(keys[:4])}{", ..." if len(keys) > 4 else ""}): '
                     f'{reason}')

@@ -17,12 +17,33 @@ from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import MMLogger
 from mmpose.registry import DATASETS
 
-# Reasons, in the order they are checked. The first five are found when the dataset is built (main process);
-# 'unreadable image' also while training, in the data-loader workers (a shared counter).
+# Reasons, in the order they are checked. All but the last are found when the dataset is built (main process);
+# 'unreadable image' also while training, in the data-loader workers (a shared counter). An instance with a NaN or
+# infinite number is skipped under the first of its non-finite fields (NON_FINITE: data-info key -> reason).
+NON_FINITE = {'bbox': 'non-finite box', 'bbox_score': 'non-finite score', 'keypoints': 'non-finite keypoint',
+              'keypoints_visible': 'non-finite keypoint', 'area': 'non-finite area'}
+# the same fields in a COCO annotation file
+RAW_FIELDS = {'bbox': 'non-finite box', 'score': 'non-finite score', 'keypoints': 'non-finite keypoint',
+              'area': 'non-finite area'}
 REASONS = ('annotation without its image', 'crowd annotation', 'zero-area or negative box', 'no visible keypoint',
-           'image file missing', 'unreadable image')
+           *dict.fromkeys(NON_FINITE.values()), 'image file missing', 'unreadable image')
 # Counted but kept: mmpose's affine transform and target weights handle them.
 NOTES = ('keypoints outside the image', )
+
+
+def _first_non_finite(record: dict, fields: Dict[str, str]) -> Optional[str]:
+    """The reason of the first of ``fields`` (key -> reason) whose numbers in ``record`` are not all finite."""
+    for key, reason in fields.items():
+        value = record.get(key)
+        if value is None:
+            continue
+        try:
+            finite = np.isfinite(np.asarray(value, dtype=np.float64)).all()
+        except (TypeError, ValueError):  # not numbers (e.g. a polygon list of lists): not this check's business
+            continue
+        if not finite:
+            return reason
+    return None
 
 
 @DATASETS.register_module()
@@ -55,6 +76,7 @@ class CheckedDataset:
         self._load_failures = mp.Value('l', 0)  # images, shared with forked data-loader workers
         self._bad_paths: set = set()  # per process: not picked again as a replacement
         self._init_counts: Counter = Counter()
+        self._non_finite_ids: Dict[object, str] = {}  # annotation id -> reason, from the annotation file
         self._fully_initialized = False
 
     @property
@@ -66,6 +88,7 @@ class CheckedDataset:
             return
         self.dataset.full_init()
         self._count_annotations()
+        self._drop_non_finite()
         self._drop_bad_images()
         self._fully_initialized = True
         logger = MMLogger.get_current_instance()
@@ -98,6 +121,10 @@ class CheckedDataset:
             if img is None:
                 self._init_counts['annotation without its image'] += 1
                 continue
+            bad = _first_non_finite(ann, RAW_FIELDS)
+            if bad is not None:  # mmpose clips an infinite box corner to the border: decided on the file's numbers
+                self._non_finite_ids[ann.get('id')] = bad
+                continue
             if self.test_mode:
                 continue  # evaluation keeps every annotation for the metric; boxes come from the detector file
             kpts = np.asarray(ann.get('keypoints', []), dtype=np.float32).reshape(-1, 3)
@@ -114,6 +141,22 @@ class CheckedDataset:
                 if ((vis[:, 0] < 0) | (vis[:, 1] < 0) | (vis[:, 0] >= img['width']) |
                         (vis[:, 1] >= img['height'])).any():
                     self._init_counts['keypoints outside the image'] += 1
+
+    def _drop_non_finite(self) -> None:
+        """Skip the instances with a NaN or infinite box, score, keypoint (or visibility) or area, in the annotation
+        file or in what mmpose made of it: mmpose keeps them (a NaN box passes its size checks and would train as a
+        flat crop, an infinite corner is clipped to the border, NaN keypoints only zero their target weights)."""
+        from_file = {} if getattr(self.dataset, 'bbox_file', None) else self._non_finite_ids
+        keep: List[int] = []
+        for i in range(len(self.dataset)):
+            info = self.dataset.get_data_info(i)
+            bad = from_file.get(info.get('id')) or _first_non_finite(info, NON_FINITE)
+            if bad is None:
+                keep.append(i)
+            else:
+                self._init_counts[bad] += 1
+        if len(keep) < len(self.dataset):
+            self.dataset.get_subset_(keep)
 
     def _drop_bad_images(self) -> None:
         if self.check_images == 'none':

@@ -71,6 +71,21 @@ DATASETS: Dict[str, Tuple[int, int]] = {
 assert [index for index, _ in DATASETS.values()] == list(range(len(DATASETS))), 'ViTPose+ rows out of expert order'
 
 
+# mmpose dataset_names of animal pose datasets (its configs/_base_/datasets/*.py), and this package's apt36k.
+ANIMAL_DATASET_NAMES = frozenset({'ap10k', 'apt36k', 'animalpose', 'animalkingdom', 'horse10', 'macaque', 'zebra',
+                                  'locust', 'fly', 'desert_locust'})
+
+
+def instance_noun(dataset_name: Optional[str]) -> str:
+    """What one instance of a dataset is, for messages: ``'animals'`` for the animal datasets, ``'people'`` for this
+    table's others, ``'instances'`` for a dataset this package does not know."""
+    if dataset_name in ANIMAL_DATASET_NAMES:
+        return 'animals'
+    if any(f.dataset_name == dataset_name for f in POSE_DATASETS.values()):
+        return 'people'
+    return 'instances'
+
+
 def dataset_facts(name: str) -> PoseDatasetFacts:
     """The row of ``name`` (short name such as ``wholebody``, or metainfo ``dataset_name`` such as
     ``coco_wholebody``); ``KeyError`` naming the known datasets otherwise."""

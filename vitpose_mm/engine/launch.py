@@ -98,7 +98,8 @@ def build_test_config(config: str, checkpoint: str, cfg_options: Optional[dict] 
 
     Args:
         checkpoint: path or URL, loaded as ``load_from``.
-        out: dump the raw predictions to this .pkl/.pickle/.json file (mmengine's ``DumpResults``).
+        out: dump the raw predictions to this .pkl/.pickle/.json file (mmengine's ``DumpResults``); for a
+            ``PerDatasetEvaluator`` (ViTPose+), a .pkl/.pickle of ``{dataset_name: [prediction, ...]}``.
         show_dir: save images with predicted skeletons there (relative to the run's log dir); ``kpt_thr`` applies.
         src_grid: (rows, columns) position grid of the checkpoint when it does not record it.
         verbose: list every key when the checkpoint does not fit.
@@ -128,8 +129,15 @@ def build_test_config(config: str, checkpoint: str, cfg_options: Optional[dict] 
     if out:
         if not out.endswith(('.pkl', '.pickle', '.json')):
             raise ValueError(f'--out must end with .pkl, .pickle or .json, got {out}')
-        cfg.test_evaluator = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-        cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=out))
+        evaluator = cfg.test_evaluator
+        if isinstance(evaluator, dict) and evaluator.get('type') == 'PerDatasetEvaluator':
+            # an evaluator, not a metric: mmengine cannot append DumpResults beside it; it dumps per dataset itself
+            if not out.endswith(('.pkl', '.pickle')):
+                raise ValueError(f'--out of a multi-dataset config must end with .pkl or .pickle, got {out}')
+            evaluator['out_file_path'] = out
+        else:
+            cfg.test_evaluator = evaluator if isinstance(evaluator, list) else [evaluator]
+            cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=out))
     return cfg
 
 

@@ -8,11 +8,13 @@ from typing import Any, Dict, Optional
 import torch
 from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import BaseLoop, FlexibleRunner, Runner
 
 from vitpose_mm.checkpoints.safe_globals import mmengine_checkpoint_globals
 from .dist import cpu_ddp_wrapper_cfg
+from .fsdp import clean_name, positional_optim_state, strategy_name
 from .optim_wrappers.layer_decay_guard import LayerDecayCheckHook
 from .plain_checkpoint import from_plain, make_checkpoint_plain
 
@@ -68,8 +70,15 @@ class CheckpointMixin:
             loaded = load(model, filename, config=getattr(self.cfg, 'filename', None),
                           dataset_meta=_config_dataset_meta(self.cfg, mode), **options)
         self.logger.info(f'Load checkpoint from {filename}')
+        checkpoint = loaded.checkpoint
+        if 'optimizer' in checkpoint and isinstance(getattr(self, 'optim_wrapper', None), OptimWrapper):
+            # resuming: an FSDP checkpoint's optimizer state names its parameters (see engine/fsdp.py)
+            written_by = (checkpoint.get('meta') or {}).get('vitpose_mm', {}).get('strategy', 'an unknown strategy')
+            checkpoint['optimizer'] = positional_optim_state(
+                checkpoint['optimizer'], self.optim_wrapper.optimizer,
+                {id(p): clean_name(n) for n, p in model.named_parameters()}, written_by, strategy_name(self))
         train_set = getattr(getattr(self, 'train_dataloader', None), 'dataset', None) if mode == 'train' else None
-        return from_plain(loaded.checkpoint, getattr(train_set, 'metainfo', None))  # what mmengine's resume expects
+        return from_plain(checkpoint, getattr(train_set, 'metainfo', None))  # what mmengine's resume expects
 
     def _run_mode(self) -> str:
         """'train', 'test' or 'val': which of mmengine's ``train()``/``test()``/``val()`` is loading (each builds its
@@ -90,8 +99,7 @@ class CheckpointMixin:
         from vitpose_mm.checkpoints import grid_record
         meta = dict(meta or {})
         record = grid_record(_unwrap(self.model))
-        if record:
-            meta['vitpose_mm'] = {**record, **dict(meta.get('vitpose_mm') or {})}
+        meta['vitpose_mm'] = {**record, 'strategy': strategy_name(self), **dict(meta.get('vitpose_mm') or {})}
         if '://' in str(out_dir) or not is_main_process():  # remote storage; other ranks write nothing (mmengine)
             return super().save_checkpoint(out_dir, filename, *args, meta=meta, **kwargs)
         # atomic for local folders: a process killed while writing leaves at most a hidden .FILENAME.*.part,

@@ -6,13 +6,17 @@ train in mixed precision on a CPU, although ``torch.autocast('cpu', torch.bfloat
 float32's exponent range and needs no loss scaling, so this wrapper is ``OptimWrapper`` with the forward pass under
 ``mmengine.runner.amp.autocast`` (the runner's device: CUDA when present, else the CPU) and nothing else.
 """
+import logging
 from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.runner.amp import autocast
+
+from vitpose_mm.hardware import native_bf16
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -34,6 +38,12 @@ class AutocastOptimWrapper(OptimWrapper):
                              "mmengine's AmpOptimWrapper (CUDA, with a loss scale)")
         super().__init__(**kwargs)
         self.cast_dtype = torch.bfloat16
+        if not torch.cuda.is_available():  # autocast runs on the CPU: say whether it computes bf16 in hardware
+            support = native_bf16()
+            print_log(f'bf16 autocast on the CPU: native bfloat16 {"yes" if support.native else "no"} '
+                      f'({support.reason})' + ('' if support.native else '; torch emulates it, slower than fp32 '
+                                               '(docs/speed.md)'),
+                      'current', logging.INFO if support.native else logging.WARNING)
 
     @contextmanager
     def optim_context(self, model: nn.Module):

@@ -12,6 +12,7 @@ from mmengine.optim import DefaultOptimWrapperConstructor
 from torch import nn
 
 from mmpose.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from ..fsdp import clean_name as _clean
 
 _PARAMWISE_KEYS = ('num_layers', 'layer_decay_rate', 'no_decay_names')
 _BACKBONE_PREFIX = 'backbone.'
@@ -21,10 +22,12 @@ _BACKBONE_PREFIX = 'backbone.'
 class ViTPoseLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """Param groups with layer-wise lr decay, as ViTPose trains.
 
-    The model's backbone must implement ``get_layer_depth(name) -> (layer_id, max_layer_id)`` (full parameter
-    names, ``backbone.`` prefix included) and may implement ``no_weight_decay() -> set of names`` (without the
-    prefix). A parameter's lr is ``lr * layer_decay_rate ** (max_layer_id - layer_id)``; parameters outside the
-    backbone (the head) get scale 1. 1-D parameters (biases, norms) and the names from ``no_weight_decay()`` and
+    The model's backbone is this package's ``ViT`` (``get_layer_depth(name) -> (layer_id, max_layer_id)``, full
+    parameter names, ``no_weight_decay() -> set of names``) or mmpretrain's ``VisionTransformer`` (mmpose's own
+    ViTPose configs: its ``get_layer_depth`` returns ``max_layer_id + 1``; the groups then equal mmpose 1.3.2's
+    ``LayerDecayOptimWrapperConstructor``'s, ``pos_embed`` without weight decay); any other backbone is refused.
+    A parameter's lr is ``lr * layer_decay_rate ** (max_layer_id - layer_id)``; parameters outside the backbone (the
+    head) get scale 1. 1-D parameters (biases, norms) and the names from ``no_weight_decay()`` and
     ``no_decay_names`` get weight decay 0, the rest ``optimizer.weight_decay``. One param group per
     (layer id, decay or not), each carrying ``lr``, ``weight_decay``, ``lr_scale`` and ``group_name``.
 
@@ -88,8 +91,10 @@ class ViTPoseLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             raise ValueError(f'{type(self).__name__} needs the backbone to implement get_layer_depth(name); '
                              f'{type(backbone).__name__} does not')
 
-        # Names outside the prefix get max_layer_id (the backbone's contract); depth = blocks = max - 1.
+        # Names outside the prefix get the last layer id; depth = blocks = max - 1.
+        numbering = _numbering(backbone, type(self).__name__)
         _, max_layer_id = backbone.get_layer_depth('', _BACKBONE_PREFIX)
+        max_layer_id -= numbering == 'count'
         num_layers = self.paramwise_cfg.get('num_layers', max_layer_id - 1)
         if num_layers != max_layer_id - 1:
             raise ValueError(f'paramwise_cfg.num_layers={num_layers} but the backbone '
@@ -105,6 +110,8 @@ class ViTPoseLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if missing:
             raise ValueError(f'paramwise_cfg.no_decay_names {missing} are not parameters of the model')
         no_decay |= extra_no_decay
+        if numbering == 'count':  # mmpose's rule for mmpretrain's ViT: no weight decay on the position embedding
+            no_decay |= {n for n in param_names if n.startswith(_BACKBONE_PREFIX) and 'pos_embed' in n}
 
         groups: Dict[Tuple[int, bool], dict] = {}
         for name, param in named:
@@ -141,14 +148,23 @@ class ViTPoseLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             params.append(group)
 
 
-_WRAPPER_SEGMENTS = ('_fsdp_wrapped_module.', '_checkpoint_wrapped_module.', '_orig_mod.')
-
-
-def _clean(name: str) -> str:
-    """A parameter name without the segments FSDP, activation checkpointing and torch.compile insert."""
-    for segment in _WRAPPER_SEGMENTS:
-        name = name.replace(segment, '')
-    return name
+def _numbering(backbone: nn.Module, constructor: str) -> str:
+    """How ``backbone.get_layer_depth`` numbers layers: ``'max_id'`` (this package's ``ViT``: it returns
+    ``(layer_id, max_layer_id)``) or ``'count'`` (mmpretrain's ``VisionTransformer``: ``(layer_id, max_layer_id +
+    1)``, blocks ``layers.N``; mmpose 1.3.2's ``LayerDecayOptimWrapperConstructor`` gives the same learning rates
+    and no weight decay on ``pos_embed``). Another backbone's numbering is unknown: refused (ValueError naming it)."""
+    from vitpose_mm.models.backbones.vit import ViT
+    rule = getattr(type(backbone), 'get_layer_depth', None)
+    if rule is ViT.get_layer_depth:
+        return 'max_id'
+    if type(backbone).__module__.startswith('mmpretrain.'):
+        from mmpretrain.models.backbones import VisionTransformer
+        if rule is VisionTransformer.get_layer_depth:
+            return 'count'
+    raise ValueError(f'{constructor} does not know the layer numbering of {type(backbone).__module__}.'
+                     f'{type(backbone).__name__}.get_layer_depth (known: vitpose_mm ViT, mmpretrain '
+                     'VisionTransformer); use the constructor that comes with that backbone (mmpretrain\'s '
+                     'LearningRateDecayOptimWrapperConstructor)')
 
 
 def _original_shapes(model: nn.Module) -> Dict[str, Tuple[int, ...]]:

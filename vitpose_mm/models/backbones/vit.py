@@ -32,6 +32,7 @@ from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
 
 from vitpose_mm.models.layers.pos_embed import resize_pos_embed
+from vitpose_mm.models.strict_loading import refuse_missing_weights
 from ..layers import (Attention, Block, DropPath, Mlp, MoEMlp, PatchEmbed, official_padding,
                       plan_block_attention)
 from ..layers import to_2tuple as _pair
@@ -116,6 +117,7 @@ class ViT(BaseBackbone):
                 raise ValueError(f"ViT init_cfg={dict(cfg)}: use type='{PRETRAINED_INIT}' (strict, resamples the "
                                  "position grid); mmengine's 'Pretrained' loads non-strictly")
         super().__init__(init_cfg=init_cfg)
+        refuse_missing_weights(self)  # whichever runner loads it (models/strict_loading.py)
         if patch_padding != 'pad':
             raise ValueError(f"patch_padding={patch_padding!r}: only 'pad' (the official mode) is supported")
         if embed_dim % num_heads:

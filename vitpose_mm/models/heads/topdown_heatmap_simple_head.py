@@ -31,6 +31,7 @@ from mmengine.structures import PixelData
 from mmpose.models.heads import HeatmapHead
 from mmpose.models.utils.tta import flip_heatmaps
 from mmpose.registry import MODELS
+from vitpose_mm.models.strict_loading import refuse_missing_weights
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 
 _EXTRA_KEYS = ('final_conv_kernel', 'num_conv_layers', 'num_conv_kernels')
@@ -177,6 +178,7 @@ class TopdownHeatmapSimpleHead(HeatmapHead):
             loss=loss,
             decoder=decoder,
             init_cfg=init_cfg)
+        refuse_missing_weights(self)  # whichever runner loads it (models/strict_loading.py)
         self.upsample = upsample
         self.in_index = in_index
         self.align_corners = align_corners

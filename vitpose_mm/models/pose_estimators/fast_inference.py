@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
+from vitpose_mm.hardware import native_bf16
+
 from .batch_flip_topdown import BatchFlipTopdownPoseEstimator
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
@@ -47,11 +49,10 @@ def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
 
 
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX, torch's ``AVX512_BF16``/``AMX``
-    capability). Without it (e.g. an AVX2-only CPU) torch emulates bfloat16 and matrix products run about 50-100x
-    slower than in fp32 (docs/speed.md)."""
-    capability = torch.backends.cpu.get_cpu_capability()
-    return any(tag in capability for tag in ('BF16', 'AMX'))
+    """Whether this CPU computes bfloat16 in hardware: :func:`vitpose_mm.hardware.native_bf16` (AVX-512 BF16 or AMX
+    by the CPU flags, else oneDNN's answer). Without it (e.g. an AVX2-only CPU) torch emulates bfloat16 and matrix
+    products run about 50-100x slower than in fp32 (docs/speed.md)."""
+    return native_bf16().native
 
 
 def _cast_input(dtype: torch.dtype) -> Callable:
@@ -91,7 +92,7 @@ def enable_fast_inference(model: nn.Module, precision: str = 'fp32', compile: Un
     model.eval()
     parts = [getattr(model, name) for name in ('backbone', 'neck', 'head') if getattr(model, name, None) is not None]
     if dtype == torch.bfloat16 and device.type == 'cpu' and not cpu_has_native_bf16():
-        print_log(f'precision=bf16 on a CPU without native bfloat16 ({torch.backends.cpu.get_cpu_capability()}): '
+        print_log(f'precision=bf16 on a CPU without native bfloat16 ({native_bf16().reason}): '
                   'torch emulates it, far slower than fp32 (docs/speed.md)', 'current', logging.WARNING)
     if dtype != torch.float32:
         for part in parts:
