@@ -41,6 +41,15 @@ def build_model(simple: bool = False, options: Optional[dict] = None) -> torch.n
     return MODELS.build(cfg.model).eval()
 
 
+def independent_resample(pos: torch.Tensor, src, dst) -> torch.Tensor:
+    """The position-grid reference: row 1 + i * w + j is patch (i, j): reshape to (h, w), interpolate (bicubic,
+    ``align_corners=False``), flatten; the class row stays."""
+    import torch.nn.functional as F
+    grid = pos[0, 1:].reshape(src[0], src[1], -1).permute(2, 0, 1)[None]
+    out = F.interpolate(grid, size=dst, mode='bicubic', align_corners=False)[0]
+    return torch.cat([pos[0, :1], out.permute(1, 2, 0).reshape(dst[0] * dst[1], -1)])[None]
+
+
 def heatmaps(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return model(x, None, mode='tensor')

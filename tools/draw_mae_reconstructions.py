@@ -35,7 +35,7 @@ def main(argv=None):
     torch.set_num_threads(1)
     from mmpretrain.registry import MODELS
 
-    from vitpose_mm.checkpoints import CheckpointMismatchError, load_checkpoint
+    from vitpose_mm.checkpoints import CheckpointMismatchError, load
     from vitpose_mm.models.mae.reconstruct import reconstruct, tile, to_images
     from vitpose_mm.utils import load_config
     try:
@@ -49,7 +49,7 @@ def main(argv=None):
     import vitpose_mm.models.mae  # noqa: F401  (the configs' custom_imports)
     model = MODELS.build(cfg.model).eval()
     try:
-        load_checkpoint(model, args.checkpoint)
+        load(model, args.checkpoint)
     except (FileNotFoundError, RuntimeError, CheckpointMismatchError) as e:
         raise SystemExit(f'error: {e}')
     dataset = DATASETS.build(cfg.train_dataloader.dataset)

@@ -52,23 +52,21 @@ def config_dataset_meta(cfg, dataset: str):
 def main(argv=None) -> int:
     args = parse_args(argv)
     import vitpose_mm  # noqa: F401  (registers the modules)
-    from vitpose_mm.checkpoints import load_file, state_dict_of
-    from vitpose_mm.checkpoints.multi_dataset import export_dataset, load_official_vitpose_plus, save_exported
+    from vitpose_mm.checkpoints import load
+    from vitpose_mm.checkpoints.multi_dataset import export_dataset, save_exported
     from vitpose_mm.utils import error_message
     try:
         model, cfg = build(args.config, with_config=True)
         if type(model).__name__ != 'MultiDatasetTopdownPoseEstimator':
             raise ValueError(f'{args.config} builds a {type(model).__name__}, not a MultiDatasetTopdownPoseEstimator')
-        if args.official:
-            load_official_vitpose_plus(model, args.checkpoint)
-        else:
-            model.load_state_dict(state_dict_of(load_file(args.checkpoint), args.checkpoint), strict=True)
+        # an official ViTPose+ release is renamed to the multi-dataset names on the way (--official says so)
+        load(model, args.checkpoint, layout='official' if args.official else 'auto', config=args.config)
         sd, meta, notes = export_dataset(model, args.dataset, config_dataset_meta(cfg, args.dataset))
         if args.plain_config:
             plain = build(args.plain_config)
             try:
-                plain.load_state_dict(sd, strict=True)
-            except RuntimeError as e:
+                load(plain, sd, config=args.plain_config, source='the exported model')
+            except ValueError as e:
                 raise ValueError(f'the exported model does not load into {args.plain_config}: {e}') from e
         save_exported(args.out, sd, meta, dict(exported_from=args.checkpoint, dataset=args.dataset, notes=notes))
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:

@@ -5,7 +5,7 @@
     python tools/test.py CONFIG MODEL.onnx [--out results.pkl]     # an export of tools/export_onnx.py
     mim test vitpose_mm CONFIG --checkpoint CHECKPOINT ...
 
-The checkpoint goes through vitpose_mm.checkpoints.load_checkpoint (ViTPoseRunner): any public layout is converted
+The checkpoint goes through vitpose_mm.checkpoints.load (ViTPoseRunner): any public layout is converted
 on the way; one that does not fit stops with what it is, what the model is and the fix, and nothing is loaded.
 An ``.onnx`` file (tools/export_onnx.py, fp32, fp16 or int8) is evaluated in place of the model, with onnxruntime:
 the config gives the data and the metric, the file its network, flip test and decoding (docs/deploy.md).

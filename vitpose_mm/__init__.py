@@ -5,6 +5,6 @@ Importing the package registers its modules in mmpose's and mmengine's registrie
 API, ONNX deploy, benchmark, config converter, synthetic data, MAE pre-training) are imported by the commands and
 configs that use them.
 """
-from . import datasets, engine, evaluation, models  # noqa: F401  (registration)
+from . import checkpoints, datasets, engine, evaluation, models  # noqa: F401  (registration)
 
 __version__ = '0.1.0'

@@ -17,7 +17,7 @@ model = dict(
         drop_path_rate=0.3,
         # MAE pre-training (224x224, a 14x14 grid): pos_embed resampled to 32x32 at load time. A top-down ViTPose
         # checkpoint works too (its recorded 16x12 grid is resampled; docs/bottomup.md).
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_base.pth')),
+        init_cfg=dict(type='ViTPosePretrained', checkpoint='pretrained/mae_pretrain_vit_base.pth')),
     neck=dict(in_channels=768),
     head=dict(
         in_channels=256,

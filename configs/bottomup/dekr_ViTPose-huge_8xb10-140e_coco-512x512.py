@@ -17,7 +17,7 @@ model = dict(
         drop_path_rate=0.55,
         # MAE's ViT-H/14 (224x224, 14x14 patches, a 16x16 grid): kernel zero-padded to 16x16, pos_embed resampled
         # to 32x32. A top-down ViTPose checkpoint works too (its 16x12 grid is resampled; docs/bottomup.md).
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_huge.pth', patch_padding='pad')),
+        init_cfg=dict(type='ViTPosePretrained', checkpoint='pretrained/mae_pretrain_vit_huge.pth', patch_padding='pad')),
     neck=dict(in_channels=1280),
     head=dict(
         in_channels=256,

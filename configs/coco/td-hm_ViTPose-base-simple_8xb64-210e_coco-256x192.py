@@ -16,7 +16,7 @@ model = dict(
         qkv_bias=True,
         drop_path_rate=0.3,
         # MAE pre-training weights (224x224; pos_embed is resampled to 16x12 at load time)
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_base.pth')),
+        init_cfg=dict(type='ViTPosePretrained', checkpoint='pretrained/mae_pretrain_vit_base.pth')),
     head=dict(
         type='TopdownHeatmapSimpleHead',
         in_channels=768,

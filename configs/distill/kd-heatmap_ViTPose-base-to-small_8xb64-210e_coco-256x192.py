@@ -25,7 +25,7 @@ model = dict(
         qkv_bias=True,
         drop_path_rate=0.1,
         # MAE pre-training weights (224x224; pos_embed is resampled to 16x12 at load time; the token is kept)
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_small.pth')),
+        init_cfg=dict(type='ViTPosePretrained', checkpoint='pretrained/mae_pretrain_vit_small.pth')),
     head=dict(
         type='TopdownHeatmapSimpleHead',
         in_channels=384,

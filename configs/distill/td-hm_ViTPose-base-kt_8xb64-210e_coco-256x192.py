@@ -21,7 +21,7 @@ model = dict(
         num_extra_tokens=1,  # the knowledge token, frozen
         extra_tokens_trainable=False,
         # MAE pre-training weights (224x224; pos_embed is resampled to 16x12 at load time; the token is kept)
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_base.pth')),
+        init_cfg=dict(type='ViTPosePretrained', checkpoint='pretrained/mae_pretrain_vit_base.pth')),
     head=dict(
         type='TopdownHeatmapSimpleHead',
         in_channels=768,

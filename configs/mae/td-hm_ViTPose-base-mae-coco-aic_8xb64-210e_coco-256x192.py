@@ -18,7 +18,7 @@ model = dict(
         mlp_ratio=4,
         qkv_bias=True,
         drop_path_rate=0.3,
-        init_cfg=dict(type='Pretrained',
+        init_cfg=dict(type='ViTPosePretrained',
                       checkpoint='work_dirs/mae_ViTPose-base_8xb512-1600e_coco-aic-crops-256x192/epoch_1600.pth')),
     head=dict(
         type='TopdownHeatmapSimpleHead',

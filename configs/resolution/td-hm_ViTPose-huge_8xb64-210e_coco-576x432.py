@@ -17,7 +17,8 @@ model = dict(
         drop_path_rate=0.55,
         # MAE's ViT-H/14 as published (224x224, 14x14 patches, a 16x16 grid): the kernel is zero-padded to 16x16
         # and pos_embed resampled from 16x16 to 36x27 at load time
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_huge.pth', patch_padding='pad')),
+        init_cfg=dict(type='ViTPosePretrained', checkpoint='pretrained/mae_pretrain_vit_huge.pth',
+                      patch_padding='pad')),
     head=dict(
         type='TopdownHeatmapSimpleHead',
         in_channels=1280,

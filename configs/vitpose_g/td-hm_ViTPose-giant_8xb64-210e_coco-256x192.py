@@ -20,7 +20,7 @@ model = dict(
         drop_path_rate=0.55,
         # MAE-style initialisation: an MAE ViT-g/16 pre-training file (none is published; pre-train one with MAE
         # or set init_cfg=None to train from scratch). pos_embed is resampled to 16x12 at load time.
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_giant.pth')),
+        init_cfg=dict(type='ViTPosePretrained', checkpoint='pretrained/mae_pretrain_vit_giant.pth')),
     head=dict(
         type='TopdownHeatmapSimpleHead',
         in_channels=1408,

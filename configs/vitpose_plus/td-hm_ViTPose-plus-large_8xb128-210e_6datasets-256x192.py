@@ -22,7 +22,7 @@ model = dict(
         num_expert=6,
         part_features=256,
         # MAE pre-training weights (224x224; pos_embed is resampled to 16x12 at load time)
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_large.pth')),
+        init_cfg=dict(type='ViTPosePretrained', checkpoint='pretrained/mae_pretrain_vit_large.pth')),
     # one classic decoder per dataset, each with its dataset's keypoints (loss and codec: the base)
     heads={name: dict(type='TopdownHeatmapSimpleHead', in_channels=1024, out_channels=k, num_deconv_layers=2,
                       num_deconv_filters=(256, 256), num_deconv_kernels=(4, 4), final_layer=dict(kernel_size=1))

@@ -120,7 +120,7 @@ def test_top_down_checkpoint_grid_16x12_resampled_to_32x32(tmp_path):
     path = str(tmp_path / 'td.pth')
     torch.save(dict(state_dict=sd, meta=dict(vitpose_mm=dict(grid=[16, 12], patch_size=[16, 16]))), path)
 
-    bottom_up = ViT(img_size=(512, 512), init_cfg=dict(type='Pretrained', checkpoint=path), **DIMS)
+    bottom_up = ViT(img_size=(512, 512), init_cfg=dict(type='ViTPosePretrained', checkpoint=path), **DIMS)
     assert bottom_up.patch_shape == (32, 32)
     lines = []
     handler = logging.Handler(logging.INFO)

@@ -4,22 +4,15 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from convert_utils import build_model, load_config, tiny_options
+from convert_utils import build_model, independent_resample, load_config, tiny_options
 from random_weights import randomize_
-from vitpose_mm.checkpoints import (LAYOUTS, CheckpointMismatchError, adapt_patch_kernel, convert_checkpoint,
+from vitpose_mm.checkpoints import (LAYOUTS, CheckpointMismatchError, adapt_patch_kernel, convert_checkpoint, load,
                                     from_vitpose_mm, load_checkpoint, save_checkpoint)
 from vitpose_mm.models.backbones.vit import ViT
 from vitpose_mm.models.layers.pos_embed import AmbiguousGridError, source_grid
 from vitpose_mm.utils import find_config
 
 TARGETS = {'square': ((256, 256), (16, 16)), 'portrait': ((384, 288), (24, 18)), 'landscape': ((192, 256), (12, 16))}
-
-
-def independent_resample(pos: torch.Tensor, src, dst) -> torch.Tensor:
-    """Row 1 + i * w + j is patch (i, j): reshape to (h, w), interpolate, flatten; the class row stays."""
-    grid = pos[0, 1:].reshape(src[0], src[1], -1).permute(2, 0, 1)[None]
-    out = F.interpolate(grid, size=dst, mode='bicubic', align_corners=False)[0]
-    return torch.cat([pos[0, :1], out.permute(1, 2, 0).reshape(dst[0] * dst[1], -1)])[None]
 
 
 def snapshot(model):
@@ -60,11 +53,9 @@ def test_official_16x12_resampled_to_square_portrait_landscape(target, ref, offi
     loaded = load_checkpoint(model, str(path))
     assert any('from a 16x12 to the model\'s' in n for n in loaded.notes)
     torch.testing.assert_close(model.backbone.pos_embed.data, want, rtol=0, atol=1e-6)
-    raw = target_model(img_size)  # a plain load_state_dict goes through the ViT hook, the same function
-    raw.load_state_dict(dict(sd), strict=True)
-    # ... but a bare state dict does not say its layout: with as many rows as the model it is taken as it is (a
-    # model's own state dict must load back unchanged); only load_checkpoint knows the file is official
-    torch.testing.assert_close(raw.backbone.pos_embed.data, pos if target == 'landscape' else want, rtol=0, atol=0)
+    raw = target_model(img_size)  # the same tensors in memory, through the same loader
+    load(raw, dict(sd))
+    torch.testing.assert_close(raw.backbone.pos_embed.data, want, rtol=0, atol=0)
     if target == 'square':  # the transposed reading (the old fault) is far from it
         wrong = independent_resample(pos, (12, 16), grid)
         assert (wrong - want).abs().max() > 0.05
@@ -79,10 +70,10 @@ def test_ambiguous_grid_is_refused_until_told_or_recorded(ref, tmp_path):
         load_checkpoint(model, str(tmp_path / 'mine.pth'))
     assert '16x12' in str(e.value) and '12x16' in str(e.value) and 'src_grid=(16, 12)' in str(e.value)
     assert_unchanged(model, before)
-    with pytest.raises(AmbiguousGridError, match='8x6.*6x8.*--src-grid 8 6'):  # the raw ViT hook too
-        ViT(img_size=(64, 64), patch_size=16, embed_dim=8, depth=1, num_heads=2).load_state_dict(
-            {**ViT(img_size=(64, 48), patch_size=16, embed_dim=8, depth=1, num_heads=2).state_dict(),
-             'pos_embed': torch.zeros(1, 1 + 8 * 6, 8)})
+    with pytest.raises(AmbiguousGridError, match='8x6.*6x8.*--src-grid 8 6'):  # a bare ViT target too
+        load(ViT(img_size=(64, 64), patch_size=16, embed_dim=8, depth=1, num_heads=2),
+             {**ViT(img_size=(64, 48), patch_size=16, embed_dim=8, depth=1, num_heads=2).state_dict(),
+              'pos_embed': torch.zeros(1, 1 + 8 * 6, 8)})
 
     pos = sd['backbone.pos_embed']
     load_checkpoint(model, str(tmp_path / 'mine.pth'), src_grid=(16, 12))
@@ -126,8 +117,9 @@ def test_saved_checkpoints_record_the_grid(monkeypatch, tmp_path):
     runner.save_checkpoint(str(tmp_path), 'x.pth', meta={'epoch': 3})
     assert seen['meta'] == {'epoch': 3, 'vitpose_mm': {'grid': [12, 16], 'patch_size': [16, 16],
                                                       'strategy': 'a single process'}}
-    # written under another name, then renamed: a kill during the write leaves no x.pth
-    assert seen['filename'] == 'x.pth.part' and sorted(p.name for p in tmp_path.iterdir()) == ['x.pth']
+    # written under a hidden temporary name beside it, then renamed: a kill during the write leaves no x.pth
+    assert seen['filename'].startswith('.x.pth.') and seen['filename'].endswith('.part')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['x.pth']
 
 
 # ---- patch-size adaptation ----------------------------------------------------------------------------------------
@@ -146,7 +138,7 @@ def test_mae_14x14_patches_load_into_16x16_patches(tmp_path):
     assert src['patch_embed.proj.weight'].shape[-2:] == (14, 14) and src['pos_embed'].shape[1] == 1 + 16 * 16
     torch.save({'model': src}, tmp_path / 'mae_h14.pth')
     dims = dict(img_size=(64, 48), patch_size=16, embed_dim=32, depth=2, num_heads=4, qkv_bias=True)
-    model = ViT(init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'mae_h14.pth')), **dims)
+    model = ViT(init_cfg=dict(type='ViTPosePretrained', checkpoint=str(tmp_path / 'mae_h14.pth')), **dims)
     model.init_weights()
     kernel, want = model.patch_embed.proj.weight.data, src['patch_embed.proj.weight']
     assert kernel.shape[-2:] == (16, 16)
@@ -157,13 +149,13 @@ def test_mae_14x14_patches_load_into_16x16_patches(tmp_path):
     torch.testing.assert_close(model.pos_embed.data, independent_resample(src['pos_embed'], (16, 16), (4, 3)))
     assert torch.equal(model.blocks[1].attn.qkv.weight, src['blocks.1.attn.qkv.weight'])
 
-    bilinear = ViT(init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'mae_h14.pth'),
+    bilinear = ViT(init_cfg=dict(type='ViTPosePretrained', checkpoint=str(tmp_path / 'mae_h14.pth'),
                                  patch_padding='bilinear'), **dims)
     bilinear.init_weights()
     torch.testing.assert_close(bilinear.patch_embed.proj.weight.data,
                                F.interpolate(want, size=(16, 16), mode='bilinear', align_corners=False))
     with pytest.raises(ValueError, match="patch_padding.*'pad', 'bilinear', 'bicubic'.*'zeros'"):
-        ViT(init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'mae_h14.pth'), patch_padding='zeros'),
+        ViT(init_cfg=dict(type='ViTPosePretrained', checkpoint=str(tmp_path / 'mae_h14.pth'), patch_padding='zeros'),
             **dims).init_weights()
     assert torch.equal(adapt_patch_kernel(kernel, (14, 14)), want)  # 'pad' crops back to the same kernel
 
@@ -253,7 +245,7 @@ def test_vitpose_plus_as_init_cfg_and_in_the_demo_tool(wrong_kinds, tmp_path):
     import numpy as np
     path, _, expected = wrong_kinds['vitpose+']
     backbone = build_model().backbone
-    backbone.init_cfg = dict(type='Pretrained', checkpoint=str(path))
+    backbone.init_cfg = dict(type='ViTPosePretrained', checkpoint=str(path))
     check_refused(lambda m: m.init_weights(), backbone, expected, keys=False)
 
     from conftest import load_tool

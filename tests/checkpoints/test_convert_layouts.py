@@ -139,9 +139,9 @@ def test_mae_weights_through_the_tool_equal_init_cfg(tmp_path, capsys):
     sd = load_file(tmp_path / 'mae_16x12.pth')['state_dict']
     torch.testing.assert_close(sd['backbone.pos_embed'], resize_pos_embed(mae['pos_embed'], (14, 14), (16, 12)))
     a = ViT(img_size=(256, 192), embed_dim=64, depth=2, num_heads=4, qkv_bias=True,
-            init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'mae_16x12.pth')))
+            init_cfg=dict(type='ViTPosePretrained', checkpoint=str(tmp_path / 'mae_16x12.pth')))
     b = ViT(img_size=(256, 192), embed_dim=64, depth=2, num_heads=4, qkv_bias=True,
-            init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'mae.pth')))
+            init_cfg=dict(type='ViTPosePretrained', checkpoint=str(tmp_path / 'mae.pth')))
     a.init_weights(), b.init_weights()
     for k, v in a.state_dict().items():
         if not k.startswith('last_norm'):

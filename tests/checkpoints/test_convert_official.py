@@ -11,7 +11,8 @@ from mmengine.registry import RUNNERS
 
 from convert_utils import build_model, heatmaps, load_config, run_tool, tiny_options
 from random_weights import randomize_
-from vitpose_mm.checkpoints import DATASETS, LAYOUTS, convert_state_dict, fit_to_model, from_vitpose_mm, load_file
+from vitpose_mm.checkpoints import (DATASETS, LAYOUTS, convert_state_dict, fit_to_model, from_vitpose_mm, load,
+                                   load_file)
 
 DEPTH = 2
 
@@ -73,8 +74,7 @@ def test_other_input_size_resamples_the_same_way_both_paths(tmp_path, capsys):
     torch.save({'state_dict': official_state_dict(ref)}, tmp_path / 'official.pth')
     opts = tiny_options(**{'model.backbone.img_size': (384, 288)})
     direct = build_model(options=opts)
-    # official names as they are: mmpose's hook renames keypoint_head -> head, the ViT's resamples pos_embed
-    direct.load_state_dict(load_file(tmp_path / 'official.pth')['state_dict'], strict=True)
+    load(direct, str(tmp_path / 'official.pth'))  # the loader: official names, pos_embed resampled
     code, out, err = run_tool([tmp_path / 'official.pth', tmp_path / 'big.pth', '--config',
                                'td-hm_ViTPose-base_8xb64-210e_coco-256x192',
                                '--cfg-options', *[f'{k}={v}' for k, v in opts.items()]], capsys)

@@ -100,7 +100,8 @@ def test_hf_vitpose_plus_for_another_dataset_is_the_coco_head_behind_its_expert(
     AP-10K expert folded in; the log, the meta and its dataset_meta say so, and an AP-10K config refuses it."""
     torch.save({'state_dict': official_state_dict(randomize_(build(SIX, TINY), seed=5))}, tmp_path / 'plus.pth')
     moe = convert_checkpoint(str(tmp_path / 'plus.pth'), keep_experts=True)
-    save_hf(dataclasses.replace(moe, arch=dataclasses.replace(moe.arch, num_heads=4)), str(tmp_path / 'hf'))
+    moe.arch = dataclasses.replace(moe.arch, num_heads=4)
+    save_hf(moe, str(tmp_path / 'hf'))
     lines = []
     convert_file(str(tmp_path / 'hf'), str(tmp_path / 'ap10k.pth'), dataset='ap10k', log=lines.append)
     assert any(line.startswith('note:') and 'COCO head' in line and 'ap10k' in line for line in lines), lines

@@ -194,7 +194,7 @@ def test_fix_for_each_wrong_kind():
     assert fix_for_kind(distill, 'w.pth', pose_model(teacher=True), None) is None
     for kind, words in (('pretrain', 'converts MAE/timm/mmpretrain names'), ('backbone', 'do not convert it again')):
         fix = fix_for_kind(CheckpointKind(kind), 'w.pth', plain, None)
-        assert 'model.backbone.init_cfg=dict(type="Pretrained", checkpoint="w.pth")' in fix
+        assert 'model.backbone.init_cfg=dict(type="ViTPosePretrained", checkpoint="w.pth")' in fix
         assert '--cfg-options model.backbone.init_cfg.checkpoint=w.pth' in fix and words in fix
     assert ('see what it holds: python tools/convert_checkpoint.py w.pth out.pth --config my.py --verbose'
             in fix_for_kind(CheckpointKind('unknown'), 'w.pth', plain, 'my.py'))

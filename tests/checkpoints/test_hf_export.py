@@ -101,7 +101,7 @@ def _simple_model():
 def test_simple_decoder_round_trip_through_an_hf_folder(tmp_path):
     """A simple-decoder model written as HF and read back: the simple decoder, its x4 upsampling and every tensor."""
     from vitpose_mm.checkpoints import fit_to_model
-    from vitpose_mm.checkpoints.convert import Source
+    from vitpose_mm.checkpoints.convert_file import Source
     model = _simple_model()
     conv = convert_checkpoint(Source(model.state_dict(), 'tiny'))
     fit_to_model(conv, model)  # the heads and the upsampling, which the weights do not say

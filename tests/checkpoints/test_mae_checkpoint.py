@@ -48,7 +48,7 @@ class _Lines(logging.Handler):
 def _pose_model(path, **backbone):
     cfg = Config.fromfile(FINETUNE)
     init_default_scope('mmpose')
-    cfg.model.backbone.update(init_cfg=dict(type='Pretrained', checkpoint=path), **backbone)
+    cfg.model.backbone.update(init_cfg=dict(type='ViTPosePretrained', checkpoint=path), **backbone)
     model = POSE_MODELS.build(cfg.model)
     logger, lines = MMLogger.get_current_instance(), _Lines()
     logger.addHandler(lines)

@@ -12,7 +12,7 @@ DIMS = dict(patch_size=16, embed_dim=32, depth=2, num_heads=4, qkv_bias=True)
 
 
 def target(path):
-    return ViT(img_size=(64, 48), init_cfg=dict(type='Pretrained', checkpoint=str(path)), **DIMS)
+    return ViT(img_size=(64, 48), init_cfg=dict(type='ViTPosePretrained', checkpoint=str(path)), **DIMS)
 
 
 def mae_timm_state_dict():

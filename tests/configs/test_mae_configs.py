@@ -62,7 +62,7 @@ def test_finetuning_starts_from_the_pretraining_output(finetune, pretrain):
     pre = Config.fromfile(osp.join(ROOT, 'configs', 'mae', pretrain))
     work_dir = osp.join('work_dirs', osp.splitext(osp.basename(pretrain))[0])  # tools/train.py's default
     assert ft.model.backbone.init_cfg == dict(
-        type='Pretrained', checkpoint=f'{work_dir}/epoch_{pre.train_cfg.max_epochs}.pth')
+        type='ViTPosePretrained', checkpoint=f'{work_dir}/epoch_{pre.train_cfg.max_epochs}.pth')
     arch = ('img_size', 'patch_size', 'embed_dim', 'depth', 'num_heads', 'mlp_ratio', 'qkv_bias')
     assert {k: tuple(v) if isinstance(v, list) else v for k, v in ft.model.backbone.items() if k in arch} == \
         {k: tuple(v) if isinstance(v, list) else v for k, v in pre.model.backbone.items() if k in arch}

@@ -45,7 +45,7 @@ def test_sigkill_mid_epoch_then_resume_is_bitwise_equal(tmp_path):
     proc = run_train(cfg, work, batch, check=False)
     assert proc.returncode == -9, proc.stderr[-3000:]  # SIGKILL, no clean-up
     assert osp.isfile(work / 'epoch_1.pth') and not osp.isfile(work / 'epoch_2.pth')
-    assert not glob.glob(str(work / '*.part'))
+    assert not glob.glob(str(work / '.*.part')) + glob.glob(str(work / '*.part'))
 
     resumed_cfg = tiny_config(data['root'], str(work), hooks.format(work=str(work), kill=''), epochs=EPOCHS,
                               augment=True, drop_path=0.1)

@@ -28,7 +28,7 @@ def test_runner_saves_the_grid_and_loads_strictly(tmp_path, runner_type):
     ckpt_path = tmp_path / 'work' / 'epoch_1.pth'
     ckpt = torch.load(ckpt_path, weights_only=True)
     assert ckpt['meta']['vitpose_mm']['grid'] == [8, 6]  # 128x96 input, 16x16 patches, padding 2
-    assert not list((tmp_path / 'work').glob('*.part'))
+    assert not list((tmp_path / 'work').glob('*.part'))  # hidden temporaries too (pathlib globs dotfiles)
 
     # the runner's own checkpoint loads back bit for bit; a backbone-only file is refused with the fix
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model

@@ -123,8 +123,8 @@ def test_teacher_built_from_its_checkpoint_ignores_pretraining_init_cfg(files):
     """The teacher's and its backbone's init_cfg are dropped (the checkpoint has every weight); the caller's config
     is left as it is."""
     cfg = model_cfg()
-    cfg['init_cfg'] = dict(type='Pretrained', checkpoint='missing_model.pth')
-    cfg['backbone']['init_cfg'] = dict(type='Pretrained', checkpoint='missing_backbone.pth')
+    cfg['init_cfg'] = dict(type='ViTPosePretrained', checkpoint='missing_model.pth')
+    cfg['backbone']['init_cfg'] = dict(type='ViTPosePretrained', checkpoint='missing_backbone.pth')
     teacher = build_teacher(cfg, 't.py', files['teacher']['checkpoint'])
     assert teacher.init_cfg is None and teacher.backbone.init_cfg is None
     assert cfg['backbone']['init_cfg']['checkpoint'] == 'missing_backbone.pth' and 'init_cfg' in cfg
@@ -223,7 +223,7 @@ def test_stage1_takes_token_count_and_test_cfg_from_its_arguments_or_the_teacher
     assert distiller(stage=1, teacher=teacher, test_cfg=dict(flip_test=True)).test_cfg == dict(flip_test=True)
     # the teacher's pre-training init_cfg is not applied over its checkpoint
     cfg = model_cfg()
-    cfg['backbone']['init_cfg'] = dict(type='Pretrained', checkpoint='missing_backbone.pth')
+    cfg['backbone']['init_cfg'] = dict(type='ViTPosePretrained', checkpoint='missing_backbone.pth')
     model = distiller(stage=1, teacher=dict(teacher, config=cfg))
     assert model.backbone.init_cfg is None
 

@@ -162,7 +162,7 @@ def test_encoder_init_and_defaults_follow_mae(tmp_path):
         mae.pos_embed.add_(1)
     torch.save({'state_dict': mae.state_dict()}, tmp_path / 'mae.pth')
     loaded = ViTPoseMAE(**dict(ARCH, embed_dim=512, num_heads=8),
-                        init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'mae.pth')))
+                        init_cfg=dict(type='ViTPosePretrained', checkpoint=str(tmp_path / 'mae.pth')))
     loaded.init_weights()
     assert torch.equal(loaded.patch_embed.proj.weight, mae.patch_embed.proj.weight)
     assert torch.equal(loaded.pos_embed, mae.pos_embed)

@@ -85,13 +85,19 @@ def test_pos_embed_resize_14x14_to_16x12_matches_independent_bicubic():
     np.testing.assert_allclose(out[0, 1:].numpy(), expected, atol=1e-5)
 
 
-def test_official_state_dict_with_cls_token_and_other_grid_loads():
+def test_vit_knows_no_checkpoint_layout():
+    """A plain load_state_dict is torch's: an official file's unused cls_token and another grid are refused (the
+    package's loader, vitpose_mm.checkpoints.load, converts them); mmengine's non-strict Pretrained is refused."""
     src = tiny(img_size=(96, 96)).state_dict()  # 6x6 grid
     src['cls_token'] = torch.zeros(1, 1, 32)
     model = tiny()  # 4x3 grid
-    model.load_state_dict(src, strict=True)
-    expected = resize_pos_embed(src['pos_embed'], (6, 6), (4, 3))
-    torch.testing.assert_close(model.pos_embed.data, expected)
+    with pytest.raises(RuntimeError, match='cls_token') as e:
+        model.load_state_dict(src, strict=True)
+    assert 'pos_embed' in str(e.value)
+    with pytest.raises(ValueError, match='ViTPosePretrained'):
+        tiny(init_cfg=dict(type='Pretrained', checkpoint='mae.pth'))
+    with pytest.raises(ValueError, match='ViTPosePretrained'):
+        tiny(init_cfg=[dict(type='Constant', val=0, layer='Linear'), dict(type='Pretrained', checkpoint='mae.pth')])
 
 
 def test_other_input_size_resamples_pos_embed_on_the_fly():

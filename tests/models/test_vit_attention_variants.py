@@ -3,6 +3,7 @@ weights into every variant, and the errors of bad arguments."""
 import pytest
 import torch
 
+from vitpose_mm.checkpoints import load
 from vitpose_mm.models.backbones.pos_embed import resize_pos_embed
 from vitpose_mm.models.backbones.vit import ViT
 from vitpose_mm.models.layers import Attention, WindowAttention
@@ -59,7 +60,7 @@ def test_plain_checkpoint_loads_into_every_variant_and_fused_equals_written_out(
     fused.load_state_dict(plain_sd, strict=True)  # rel_pos tables filled with zeros by the load hook
     assert all(p.abs().sum() == 0 for n, p in fused.named_parameters() if 'rel_pos' in n)
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in plain_sd.items()}}, tmp_path / 'plain.pth')
-    loaded = vit(**VARIANTS[name], init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'plain.pth')))
+    loaded = vit(**VARIANTS[name], init_cfg=dict(type='ViTPosePretrained', checkpoint=str(tmp_path / 'plain.pth')))
     loaded.init_weights()  # the init_cfg loader accepts missing rel_pos tables too
     torch.testing.assert_close(loaded.blocks[1].attn.qkv.weight, plain_sd['blocks.1.attn.qkv.weight'])
     randomise_rel_pos(fused)
@@ -97,7 +98,7 @@ def test_ratio_2_gives_1_8_features_and_resamples_pos_embed():
     assert model.pos_embed.shape == (1, 1 + 32 * 24, 32)
     assert model(torch.randn(1, 3, 256, 192))[0].shape == (1, 32, 32, 24)
     mae = ViT(img_size=224, patch_size=16, embed_dim=32, depth=1, num_heads=4).state_dict()  # 14x14 grid
-    model.load_state_dict(mae)
+    load(model, mae)  # the package's loader: a 14x14 (square) grid resampled
     torch.testing.assert_close(model.pos_embed.data, resize_pos_embed(mae['pos_embed'], (14, 14), (32, 24)))
     assert ViT(img_size=(256, 192), embed_dim=32, depth=1, num_heads=4, ratio=4).patch_shape == (64, 48)
 

@@ -130,7 +130,7 @@ class PoseEstimator:
                     det_cfg_options: Optional[dict] = None, **kwargs) -> 'PoseEstimator':
         """Build from config files (a config name of the package's ``configs/`` works without a path).
 
-        The pose checkpoint goes through :func:`vitpose_mm.checkpoints.load_checkpoint`: any public layout is
+        The pose checkpoint goes through :func:`vitpose_mm.checkpoints.load`: any public layout is
         converted on the way, and one that does not fit raises ``CheckpointMismatchError`` (a ``RuntimeError``)
         saying what it is and the fix, with the model untouched. The checkpoint's ``dataset_meta`` (keypoint names,
         skeleton, flip pairs) replaces the config's; a checkpoint of another dataset than the config's (an AP-10K
@@ -145,12 +145,13 @@ class PoseEstimator:
         if pose_checkpoint is None:
             print_log('no pose checkpoint given: the pose model has random weights', 'current', logging.WARNING)
         else:
+            from vitpose_mm.checkpoints import load
             if not osp.exists(pose_checkpoint) and '://' not in pose_checkpoint:
                 raise FileNotFoundError(f'pose checkpoint not found: {pose_checkpoint}')
             # a checkpoint of another dataset than the config's (an AP-10K model in a COCO config) is only warned
             # about: its own dataset_meta (keypoints, skeleton, flip pairs) replaces the config's just below
-            loaded = load_checkpoint(pose_model, pose_checkpoint, config=pose_config,
-                                     dataset_meta=getattr(pose_model, 'dataset_meta', None), dataset_check='warn')
+            loaded = load(pose_model, pose_checkpoint, config=pose_config,
+                          dataset_meta=getattr(pose_model, 'dataset_meta', None), dataset_check='warn')
             if loaded.dataset_meta is not None:  # as init_model does: the checkpoint's skeleton wins over the config's
                 pose_model.dataset_meta = loaded.dataset_meta
         pose_model.to(device)

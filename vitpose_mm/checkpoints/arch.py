@@ -10,11 +10,12 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from .layouts import RELEASED_GRID
+
 # (embed_dim, depth) -> (size name in the config file names, attention heads), as released.
 STANDARD_SIZES: Dict[Tuple[int, int], Tuple[str, int]] = {
     (384, 12): ('small', 12), (768, 12): ('base', 12), (1024, 24): ('large', 16), (1280, 32): ('huge', 16)}
 OFFICIAL_LAYER_NORM_EPS = 1e-6
-RELEASED_GRID = (16, 12)  # every released ViTPose checkpoint: 256x192 input, 16x16 patches
 # What the shipped COCO configs build, to tell which options a converted checkpoint needs on top of them.
 SHIPPED = dict(patch_size=(16, 16), grid=(16, 12), mlp_ratio=4.0, qkv_bias=True, num_keypoints=17,
                classic=dict(deconv_filters=(256, 256), deconv_kernels=(4, 4), final_kernel=1, upsample=0),
@@ -188,9 +189,6 @@ def infer_arch(sd: Dict[str, torch.Tensor], num_heads: Optional[int] = None, ups
 
 
 def arch_of_model(model: torch.nn.Module) -> dict:
-    """The few hints a built vitpose_mm pose model gives that its weights do not."""
-    backbone, head = getattr(model, 'backbone', model), getattr(model, 'head', None)
-    attn = backbone.blocks[0].attn
-    return dict(num_heads=attn.num_heads, grid=tuple(backbone.patch_shape),
-                upsample=int(getattr(head, 'upsample', 0) or 0) if head is not None else None,
-                layer_norm_eps=backbone.blocks[0].norm1.eps)
+    """The few hints a built vitpose_mm pose model gives that its weights do not, and its grid."""
+    from .convert import hints_of_model
+    return dict(hints_of_model(model), grid=tuple(getattr(model, 'backbone', model).patch_shape))

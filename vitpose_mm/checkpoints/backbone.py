@@ -1,17 +1,13 @@
-"""Initialising the ViT backbone from pre-training weights (MAE/timm or mmpretrain names) or ViTPose weights."""
+"""Pre-training weights (MAE/timm or mmpretrain names) or ViTPose backbone weights in a ``ViT``'s names: the
+``mae`` layout of :func:`vitpose_mm.checkpoints.convert.convert` (pure: nothing is read or loaded here)."""
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.logging import MMLogger
 
-from .adapt import PATCH_PADDING_MODES, fit_embeddings
-from .convert import CheckpointMismatchError
-from .diagnose import describe_checkpoint, fix_for_kind, mismatch_message
-from .io import load_file, recorded_grid, state_dict_of
+from .adapt import fit_embeddings
 from .layouts import MMPRETRAIN_PRETRAIN, add_zero_cls_row, to_vitpose_mm
-from vitpose_mm.models.layers import is_relative_position_key
 
 # Keys of pre-training checkpoints that ViTPose does not use, with the reason (first match wins).
 DROPPED_PRETRAIN_KEYS: List[Tuple[str, str]] = [
@@ -89,54 +85,4 @@ def convert_backbone_state_dict(sd: Dict[str, torch.Tensor], model: nn.Module, p
     return out, dropped, notes
 
 
-INIT_CFG_KEYS = ('type', 'checkpoint', 'prefix', 'map_location', 'src_grid', 'patch_padding')
-
-
-def load_backbone_weights(model: nn.Module, path: str, prefix: Optional[str] = None,
-                          src_grid: Optional[Sequence[int]] = None, patch_padding: str = 'pad') -> None:
-    """Load pre-training or ViTPose backbone weights into a ``ViT`` strictly; log what was dropped and why.
-
-    Only ``last_norm`` (pre-training checkpoints have none that ViTPose uses) and ``extra_tokens`` (set by a
-    distiller or learned from their random init) may be missing; any other missing or surplus key is an error that
-    names it. A kernel of another patch size is adapted (``patch_padding``), the position grid resampled (the source
-    grid: ``src_grid``, the file's recorded grid, or a square number of rows). Nothing is loaded unless all fits.
-from vitpose_mm.models.layers import is_relative_position_key
-    """
-    if patch_padding not in PATCH_PADDING_MODES:
-        raise ValueError(f'init_cfg patch_padding must be one of {PATCH_PADDING_MODES}, got {patch_padding!r}')
-    logger = MMLogger.get_current_instance()
-    obj = load_file(path)
-    raw = state_dict_of(obj, path)
-    try:
-        sd, dropped, _ = convert_backbone_state_dict(raw, model, prefix, src_grid, recorded_grid(obj),
-                                                     patch_padding, source=path)
-    except (KeyError, ValueError) as e:
-        kind = describe_checkpoint(raw, obj.get('meta') if isinstance(obj, dict) else None)
-        if kind.kind not in ('vitpose+', 'distill'):  # the message of the error says it all
-            raise
-        reason = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        raise CheckpointMismatchError(mismatch_message(
-            path, kind.describe(), f'a plain {type(model).__name__} backbone (init_cfg)',
-            fix_for_kind(kind, path, model, None), reason=reason)) from e
-    own = model.state_dict()
-    missing = [k for k in own if k not in sd]
-    # window attention's relative-position tables are in no plain checkpoint: they keep their zero init
-    not_allowed = [k for k in missing if not k.startswith('last_norm.') and k != 'extra_tokens'
-                   and not is_relative_position_key(k)]
-    if not_allowed:
-        raise KeyError(f'{path} lacks backbone weights {not_allowed[:8]}{" ..." if len(not_allowed) > 8 else ""}')
-    model.load_state_dict({**{k: own[k] for k in missing}, **sd}, strict=True)
-    logger.info(f'loaded {len(sd)} backbone tensors from {path}; kept initial values of {missing or "nothing"}')
-    for reason in sorted(set(dropped.values())):
-        keys = [k for k, r in dropped.items() if r == reason]
-        logger.info(f'  dropped {len(keys)} keys ({", ".join(keys[:4])}{", ..." if len(keys) > 4 else ""}): '
-                    f'{reason}')
-
-
-def load_backbone_init_cfg(model: nn.Module, cfg: dict) -> None:
-    """``init_cfg=dict(type='Pretrained', checkpoint=PATH[, prefix, src_grid, patch_padding])`` of a ``ViT``."""
-    unknown = set(cfg) - set(INIT_CFG_KEYS)
-    if unknown:
-        raise ValueError(f'unknown keys {sorted(unknown)} in ViT init_cfg {cfg}; accepted: {list(INIT_CFG_KEYS)}')
-    load_backbone_weights(model, cfg['checkpoint'], prefix=cfg.get('prefix'), src_grid=cfg.get('src_grid'),
-                          patch_padding=cfg.get('patch_padding', 'pad'))
+__all__ = ['DROPPED_PRETRAIN_KEYS', 'convert_backbone_state_dict', 'detect_backbone_layout']

@@ -1,20 +1,94 @@
-"""The checkpoint converter's driver: read a file of any public layout, convert, check, write, report.
+"""The checkpoint converter's driver (conversion only, not imported by ``import vitpose_mm``): read a file of any
+public layout, convert, check, write, report.
 
 ``tools/convert_checkpoint.py`` is its command line (argparse plus :func:`convert_file`); the conversion itself is
-:func:`vitpose_mm.checkpoints.convert_checkpoint`. Layouts, examples and what is dropped: docs/checkpoints.md.
+:func:`vitpose_mm.checkpoints.convert.convert`. Layouts, examples and what is dropped: docs/checkpoints.md.
 """
 import os
 import os.path as osp
 import re
-from collections import defaultdict
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn as nn
 from mmengine.logging import print_log
 
 from .arch import STANDARD_SIZES
-from .convert import convert_checkpoint, fit_to_model, read_source, save_checkpoint, save_hf
-from .layouts import detect_layout
+from .convert import Conversion, convert, fit_to_model
+from .io import atomic_path, load_file, recorded_grid, state_dict_of
+from .layouts import HF, detect_layout, from_vitpose_mm
+
+
+@dataclass
+class Source:
+    """A checkpoint as read: its tensors, where from, and an HF ``config.json`` when it has one."""
+    state_dict: Dict[str, torch.Tensor]
+    path: str
+    hf_config: Optional[dict] = None
+    grid: Optional[Tuple[int, int]] = None  # recorded in the file's meta (this package's checkpoints)
+
+
+def read_source(path: str) -> Source:
+    """Read a checkpoint file or an HF ``save_pretrained`` folder (with the ``config.json`` beside HF weights);
+    never unpickles code."""
+    from .hf import read_hf_config, read_hf_folder
+    path = os.fspath(path)
+    if osp.isdir(path):
+        sd, cfg, _ = read_hf_folder(path)
+        return Source(sd, path, cfg)
+    obj = load_file(path)
+    sd = state_dict_of(obj, path)
+    beside = osp.join(osp.dirname(osp.abspath(path)), 'config.json')
+    cfg = read_hf_config(beside) if any(k.startswith('backbone.encoder.layer.') for k in sd) and \
+        osp.isfile(beside) else None
+    return Source(sd, path, cfg, recorded_grid(obj))
+
+
+def convert_checkpoint(path: Union[str, Source], layout: str = 'auto', dataset: Optional[str] = None,
+                       keep_experts: bool = False, backbone: Optional[nn.Module] = None,
+                       src_grid: Optional[Sequence[int]] = None, patch_padding: str = 'pad') -> Conversion:
+    """Read (unless ``path`` is a :class:`Source` already) and convert a checkpoint file or HF folder with
+    :func:`~vitpose_mm.checkpoints.convert.convert` (no target model: fit it with ``fit_to_model``).
+
+    Pre-training weights (layout ``mae``) need ``backbone`` (a ``ViT``): they become a backbone-only checkpoint
+    (``backbone.*``) fitted to its grid and patch size. ``keep_experts``: keep every ViTPose+ expert (HF MoE
+    export) when no dataset is given.
+    """
+    src = path if isinstance(path, Source) else read_source(path)
+    name = detect_layout(list(src.state_dict)) if layout == 'auto' else layout
+    if name == 'mae':
+        holder = nn.Module() if backbone is not None else None
+        if holder is not None:
+            holder.backbone = backbone
+        conv = convert(src.state_dict, holder, name, dataset, src.hf_config, src.grid, src_grid, patch_padding,
+                       source=src.path)
+        conv.notes.append('backbone only: load it with init_cfg=dict(type="ViTPosePretrained", checkpoint=...) in '
+                          'the backbone config')
+        return conv
+    from .convert import convert_state_dict
+    return convert_state_dict(src.state_dict, name, dataset, src.hf_config, keep_experts, src.path, src_grid,
+                              src.grid)
+
+
+def save_checkpoint(conv: Conversion, path: str) -> None:
+    """Write an mmengine checkpoint ``{'meta': ..., 'state_dict': ...}``; a failure leaves no partial file."""
+    with atomic_path(path) as tmp:
+        torch.save({'meta': conv.meta(), 'state_dict': OrderedDict(conv.state_dict)}, tmp)
+
+
+def save_hf(conv: Conversion, folder: str, mean: Optional[Sequence[float]] = None,
+            std: Optional[Sequence[float]] = None) -> dict:
+    """Write ``conv`` as an HF ``save_pretrained`` folder (``config.json``, ``model.safetensors`` and the
+    ``preprocessor_config.json`` of its crop size, ``mean`` and ``std``, default ImageNet's:
+    :func:`~vitpose_mm.checkpoints.hf.hf_preprocessor_config_for`); returns the ``config.json`` written."""
+    from .hf import IMAGENET_MEAN_255, IMAGENET_STD_255, hf_config_for, hf_preprocessor_config_for, save_hf_folder
+    config = hf_config_for(conv.arch)
+    preprocessor = hf_preprocessor_config_for(conv.arch, IMAGENET_MEAN_255 if mean is None else mean,
+                                              IMAGENET_STD_255 if std is None else std)
+    save_hf_folder(folder, from_vitpose_mm(conv.state_dict, HF), config, preprocessor=preprocessor)
+    return config
 
 Log = Callable[[str], None]
 

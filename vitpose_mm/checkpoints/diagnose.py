@@ -1,9 +1,9 @@
 """Saying in words what a checkpoint is, what the model expects, and the exact fix, when the two do not fit.
 
-Used by every loading path (:func:`vitpose_mm.checkpoints.load_checkpoint`, :func:`fit_to_model`, the ``init_cfg``
-loader): the runner's ``load_from`` / ``--resume`` / ``--checkpoint``, ``tools/test.py``, ``tools/demo.py``,
-``PoseEstimator`` and the distiller's teacher. Key lists are long and say little to a user: they are grouped
-(``backbone.blocks.N.mlp.fc2.*``) unless ``verbose`` is set (argument, or the environment variable
+Run only when loading fails (:func:`vitpose_mm.checkpoints.load`, :func:`~vitpose_mm.checkpoints.check_fits`, the
+``ViTPosePretrained`` initializer): the runner's ``load_from`` / ``--resume`` / ``--checkpoint``, ``tools/test.py``,
+``tools/demo.py``, ``PoseEstimator`` and the distiller's teacher. Key lists are long and say little to a user: they
+are grouped (``backbone.blocks.N.mlp.fc2.*``) unless ``verbose`` is set (argument, or the environment variable
 ``VITPOSE_MM_VERBOSE=1``), and always logged at debug level.
 """
 import os
@@ -129,8 +129,8 @@ def fix_for_kind(kind: CheckpointKind, path: str, model: torch.nn.Module, config
     cfg = config or 'CONFIG'
     backbone = getattr(model, 'backbone', None)
     model_experts = int(getattr(backbone, 'num_expert', 1)) if getattr(backbone, 'part_features', 0) else 0
-    init = (f'it initialises the backbone only: set model.backbone.init_cfg=dict(type="Pretrained", checkpoint='
-            f'"{path}") (e.g. --cfg-options model.backbone.init_cfg.checkpoint={path}) and train; '
+    init = (f'it initialises the backbone only: set model.backbone.init_cfg=dict(type="ViTPosePretrained", '
+            f'checkpoint="{path}") (e.g. --cfg-options model.backbone.init_cfg.checkpoint={path}) and train; '
             '--checkpoint / load_from take a whole pose model')
     if kind.kind == 'pose' and type(model).__name__ == 'BottomupPoseEstimator':
         return f'it is a top-down pose model and the model is bottom-up (BottomupPoseEstimator): {init}'

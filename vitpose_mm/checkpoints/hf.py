@@ -16,13 +16,12 @@ How HF's model relates to ViTPose, as far as conversion cares:
 import json
 import os
 import os.path as osp
-import shutil
-import tempfile
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
 from .arch import OFFICIAL_LAYER_NORM_EPS, Arch
+from .io import atomic_path
 
 # Defaults of transformers' VitPoseBackboneConfig / VitPoseConfig / PretrainedConfig, for fields a config.json omits.
 HF_BACKBONE_DEFAULTS = dict(image_size=[256, 192], patch_size=[16, 16], num_channels=3, hidden_size=768,
@@ -151,16 +150,13 @@ def hf_preprocessor_config_for(arch: Arch, mean: Sequence[float] = IMAGENET_MEAN
 
 def save_hf_folder(folder: str, hf_state_dict: Dict[str, torch.Tensor], config: dict,
                    preprocessor: Optional[dict] = None) -> None:
-    """Write ``config.json``, ``model.safetensors`` and (when given) ``preprocessor_config.json`` into ``folder`` all
-    at once (a temporary folder is renamed, so a failure leaves no half-written model)."""
+    """Write ``config.json``, ``model.safetensors`` and (when given) ``preprocessor_config.json`` into ``folder``
+    all at once (:func:`.io.atomic_path`: a failure leaves no half-written model)."""
     from safetensors.torch import save_file
     folder = osp.abspath(folder)
     if osp.exists(folder) and (not osp.isdir(folder) or os.listdir(folder)):
         raise FileExistsError(f'{folder} exists and is not an empty folder')
-    parent = osp.dirname(folder)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.hf-', dir=parent)
-    try:
+    with atomic_path(folder, folder=True) as tmp:
         tensors = {k: v.detach().contiguous().clone() for k, v in hf_state_dict.items()}
         save_file(tensors, osp.join(tmp, 'model.safetensors'), metadata={'format': 'pt'})
         with open(osp.join(tmp, 'config.json'), 'w') as f:
@@ -170,12 +166,6 @@ def save_hf_folder(folder: str, hf_state_dict: Dict[str, torch.Tensor], config: 
             with open(osp.join(tmp, 'preprocessor_config.json'), 'w') as f:
                 json.dump(preprocessor, f, indent=2, sort_keys=True)
                 f.write('\n')
-        if osp.isdir(folder):
-            os.rmdir(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def layer_norm_eps_note(eps: float) -> Optional[str]:

@@ -1,7 +1,11 @@
-"""Reading checkpoint files without ever running code from them."""
+"""Reading checkpoint files without ever running code from them, and writing files all at once."""
+import contextlib
 import os
+import os.path as osp
 import pickle
-from typing import Any, Dict, Optional, Tuple
+import shutil
+import tempfile
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import torch
 
@@ -33,6 +37,61 @@ def load_file(path: str) -> Any:
                            f'it). Only load checkpoints you trust with other tools. Details: {e}') from e
     except (RuntimeError, EOFError, OSError) as e:
         raise RuntimeError(f'cannot read checkpoint {path} (truncated or not a torch file?): {e}') from e
+
+
+def read_checkpoint(path: str) -> Dict[str, Any]:
+    """A checkpoint file (weights only, never code: :func:`load_file`), an URL (mmengine's loaders), or an HF
+    ``save_pretrained`` folder (as ``{'state_dict': ..., 'hf_config': ...}``); a bare state dict is returned as
+    ``{'state_dict': ...}``.
+
+    Raises:
+        FileNotFoundError: no such file or folder. RuntimeError: unreadable, or not a plain weights file.
+    """
+    path = os.fspath(path)
+    if '://' in path:
+        from mmengine.runner import CheckpointLoader
+        return CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    if osp.isdir(path):
+        from .hf import read_hf_folder
+        sd, cfg, _ = read_hf_folder(path)
+        return {'state_dict': sd, 'hf_config': cfg}
+    obj = load_file(path)
+    return obj if isinstance(obj, dict) else {'state_dict': obj}
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, folder: bool = False) -> Iterator[str]:
+    """Write ``path`` all at once: yields a hidden temporary file (or, ``folder=True``, an empty folder) beside
+    ``path``; when the ``with`` body returns, its bytes are flushed to disk (``os.fsync``) and it is renamed to
+    ``path`` (``os.replace``: atomic on one filesystem, and an existing file is replaced); when the body raises,
+    the temporary is removed and ``path`` is left as it was. A process killed mid-write leaves at most a hidden
+    ``.NAME.*.part`` file, never a partial ``path``.
+
+    ``folder=True`` replaces only a missing or empty folder (``os.replace`` cannot replace a non-empty one).
+    """
+    path = osp.abspath(os.fspath(path))
+    parent, name = osp.split(path)
+    os.makedirs(parent, exist_ok=True)
+    if folder:
+        tmp = tempfile.mkdtemp(prefix=f'.{name}.', suffix='.part', dir=parent)
+    else:
+        fd, tmp = tempfile.mkstemp(prefix=f'.{name}.', suffix='.part', dir=parent)
+        os.close(fd)
+    try:
+        yield tmp
+        files = [osp.join(d, f) for d, _, fs in os.walk(tmp) for f in fs] if folder else [tmp]
+        for f in files:
+            with open(f, 'rb') as handle:
+                os.fsync(handle.fileno())
+        if folder and osp.isdir(path):
+            os.rmdir(path)  # empty (else OSError): os.replace needs it gone
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif osp.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def state_dict_of(obj: Any, path: str = '<memory>') -> Dict[str, torch.Tensor]:

@@ -24,6 +24,7 @@ import torch
 
 from vitpose_mm.datasets.facts import DATASETS  # noqa: F401  (ViTPose+ expert order; re-exported)
 
+RELEASED_GRID = (16, 12)  # every released ViTPose checkpoint: 256x192 input, 16x16 patches
 _PLACEHOLDERS = {'i': r'\d+', 'j': r'\d+', 'k': r'\d+', 'p': r'[A-Za-z_]+', 'rest': r'.+'}
 _FIELD = re.compile(r'\{(\w+)\}')
 

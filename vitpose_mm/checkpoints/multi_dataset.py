@@ -2,72 +2,37 @@
 # behaviour.
 """Checkpoints of :class:`MultiDatasetTopdownPoseEstimator` (ViTPose+): from the official release, and to one dataset.
 
-- :func:`official_to_multi_dataset` renames an official ViTPose+ checkpoint (all experts, ``keypoint_head`` and the
-  five ``associate_keypoint_heads``) to this package's multi-dataset names (``heads.{dataset_name}.*``) with the
-  official layout's rename table, so that it loads **strictly** into the six-dataset configs
-  (``configs/vitpose_plus/td-hm_ViTPose-plus-*_6datasets-256x192.py``).
+- :func:`load_official_vitpose_plus` loads an official ViTPose+ checkpoint (all experts, ``keypoint_head`` and the
+  five ``associate_keypoint_heads``) **strictly** into the six-dataset configs
+  (``configs/vitpose_plus/td-hm_ViTPose-plus-*_6datasets-256x192.py``), renamed to the multi-dataset names
+  (``heads.{dataset_name}.*``) by the loader's :func:`~vitpose_mm.checkpoints.convert.official_to_multi_dataset`.
 - :func:`export_dataset` turns a multi-dataset model into a plain single-dataset ViTPose for one of its datasets: the
   dataset's expert is folded into every block's ``mlp.fc2`` (shared channels first, then the expert's, as the
   official ``tools/model_split.py`` does), its head becomes ``head``; the outputs equal the multi-dataset model's for
   that dataset. The checkpoint carries the dataset's ``dataset_meta`` (keypoint names, skeleton, flip pairs), which
   ``PoseEstimator`` / ``tools/demo.py`` and mmpose's ``init_model`` use.
 """
-import os
-import os.path as osp
 import re
-import tempfile
 from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 
-from vitpose_mm.datasets.facts import POSE_DATASETS, dataset_facts, metainfo_file
-from .convert import read_source
-from .layouts import LAYOUTS, detect_layout, to_vitpose_mm
+from vitpose_mm.datasets.facts import dataset_facts, metainfo_file
+from .convert import official_to_multi_dataset  # noqa: F401  (public name of this module before the loader's)
+from .io import atomic_path
+from .load import load
 
 _EXPERT = re.compile(r'^(backbone\.blocks\.\d+\.mlp)\.experts\.(\d+)\.(weight|bias)$')
-_ASSOCIATE = re.compile(r'^associate_heads\.(\d+)\.(.+)$')
-# official head order: keypoint_head = expert 0's dataset, associate_keypoint_heads.{k} = expert k + 1's
-_BY_EXPERT = {f.expert: f.dataset_name for f in POSE_DATASETS.values() if f.expert is not None}
-
-
-def official_to_multi_dataset(sd: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]]:
-    """Official ViTPose+ tensors -> ``(state dict in multi-dataset names, {dropped key: reason})``.
-
-    Raises ``KeyError`` (from the rename table) on keys the official layout does not know, ``ValueError`` when the
-    checkpoint is not an official-layout ViTPose+ one (no experts or no associate heads).
-    """
-    layout = detect_layout(list(sd))
-    if layout != 'official':
-        raise ValueError(f'expected an official ViTPose+ checkpoint (keypoint_head, associate_keypoint_heads), '
-                         f'got the {layout!r} layout')
-    renamed = to_vitpose_mm(sd, LAYOUTS['official'])
-    if not any(_EXPERT.match(k) for k in renamed.state_dict) or \
-            not any(_ASSOCIATE.match(k) for k in renamed.state_dict):
-        raise ValueError('not a ViTPose+ checkpoint: it has no experts or no associate_keypoint_heads; load plain '
-                         'ViTPose checkpoints into the single-dataset configs')
-    out = {}
-    for key, value in renamed.state_dict.items():
-        m = _ASSOCIATE.match(key)
-        if key.startswith('head.'):
-            key = f'heads.{_BY_EXPERT[0]}.' + key[len('head.'):]
-        elif m:
-            index = int(m.group(1)) + 1
-            if index not in _BY_EXPERT:
-                raise KeyError(f'{renamed.origin[key]}: ViTPose+ has no dataset of expert {index}')
-            key = f'heads.{_BY_EXPERT[index]}.{m.group(2)}'
-        out[key] = value
-    return out, dict(renamed.dropped)
 
 
 def load_official_vitpose_plus(model: nn.Module, path: str) -> Dict[str, str]:
-    """Load an official ViTPose+ release strictly into a six-dataset model; returns the dropped keys and reasons.
-
-    The ViT's own load hook resamples ``pos_embed`` when the model's input size differs.
-    """
-    sd, dropped = official_to_multi_dataset(read_source(path).state_dict)
-    model.load_state_dict(sd, strict=True)
-    return dropped
+    """Load an official ViTPose+ release strictly into a six-dataset model (:func:`vitpose_mm.checkpoints.load`:
+    renamed by :func:`~vitpose_mm.checkpoints.convert.official_to_multi_dataset`, ``pos_embed`` resampled when the
+    model's input size differs); returns the dropped keys and reasons."""
+    if not hasattr(model, 'heads'):
+        raise ValueError(f'{type(model).__name__} is not a multi-dataset model (no heads)')
+    return load(model, path, layout='official').dropped
 
 
 def export_dataset(model: nn.Module, dataset_name: str,
@@ -133,17 +98,7 @@ def save_exported(path: str, state_dict: Dict[str, torch.Tensor], dataset_meta: 
     ``dataset_meta`` keeps mmpose's numpy arrays, as the checkpoints of mmengine's runner do (``import vitpose_mm``
     lets ``torch.load(weights_only=True)`` read them).
     """
-    path = osp.abspath(os.fspath(path))
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', dir=osp.dirname(path))
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save({'meta': {'dataset_meta': dataset_meta, 'vitpose_mm': info}, 'state_dict': state_dict}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
 
 __all__ = ['official_to_multi_dataset', 'load_official_vitpose_plus', 'export_dataset', 'save_exported']

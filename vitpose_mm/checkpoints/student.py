@@ -6,15 +6,14 @@ distiller's backbone then has no token of its own), and drops what only training
 ``knowledge_token`` and its projection ``token_proj``; a teacher is never stored). ``tools/extract_student.py`` is its
 command line (argparse plus :func:`write_student`).
 """
-import os
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
 import torch
 
 from .convert import CheckpointMismatchError
-from .io import load_file, state_dict_of, strip_module_prefix
-from .load import load_state_dict
+from .io import atomic_path, load_file, state_dict_of, strip_module_prefix
+from .load import load
 
 STUDENT_PREFIXES = ('backbone.', 'neck.', 'head.')
 TOKEN_KEY = 'backbone.extra_tokens'
@@ -63,7 +62,7 @@ def check_loads(student: Dict[str, torch.Tensor], config: str) -> None:
         raise ValueError(f'{config} is a distillation config; give the plain student config (e.g. a *-kt config)')
     model = MODELS.build(model_cfg)
     try:
-        load_state_dict(model, student, 'the extracted student', config=config)
+        load(model, student, config=config, source='the extracted student')
     except CheckpointMismatchError as e:
         raise ValueError(f'the extracted student does not load into the model of {config}: {e}') from e
 
@@ -87,6 +86,6 @@ def write_student(checkpoint: str, out: str, config: Optional[str] = None) -> Tu
     meta = dict(ckpt.get('meta', {})) if isinstance(ckpt, dict) else {}
     meta = {k: v for k, v in meta.items() if k in KEPT_META}
     meta['extracted_from'] = osp.abspath(checkpoint)
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    torch.save(dict(state_dict=student, meta=meta), out)
+    with atomic_path(out) as tmp:
+        torch.save(dict(state_dict=student, meta=meta), tmp)
     return student, dropped

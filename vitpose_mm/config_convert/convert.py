@@ -100,7 +100,7 @@ class _Converter:
             raise ValueError(f'model.backbone.type={btype!r}; accepted: {list(BACKBONE_TYPES)}')
         pretrained = model.pop('pretrained', None) or backbone.pop('pretrained', None)
         if pretrained:
-            backbone['init_cfg'] = dict(type='Pretrained', checkpoint=pretrained)
+            backbone['init_cfg'] = dict(type='ViTPosePretrained', checkpoint=pretrained)
         head = self._head(model.pop('keypoint_head'), codec, 'model.keypoint_head')
         for i, other in enumerate(model.pop('associate_keypoint_head', None) or ()):
             self.drop(f'model.associate_keypoint_head[{i}] ({other.get("out_channels")} keypoints)',

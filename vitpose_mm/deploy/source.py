@@ -3,7 +3,7 @@
 Two kinds of config give the exported model:
 
 - a **single-dataset** config (``TopdownPoseEstimator``): the model mmpose's ``init_model`` builds, its checkpoint
-  loaded through the package's one loading path (:func:`vitpose_mm.checkpoints.load_checkpoint`), as
+  loaded through the package's one loading path (:func:`vitpose_mm.checkpoints.load`), as
   ``PoseEstimator.from_config`` does. An official ViTPose+ release loads into it with ``dataset`` (the loader folds
   that dataset's expert and keeps its head);
 - a **multi-dataset** config (``MultiDatasetTopdownPoseEstimator``, ``configs/vitpose_plus/``) with its own
@@ -103,8 +103,8 @@ def build_export_source(config: str, checkpoint: Optional[str] = None, dataset: 
     if checkpoint is None:
         print_log('no checkpoint given: the exported model has random weights', 'current', logging.WARNING)
     else:
-        from vitpose_mm.checkpoints import load_checkpoint
-        loaded = load_checkpoint(model, checkpoint, dataset=dataset, config=config)
+        from vitpose_mm.checkpoints import load
+        loaded = load(model, checkpoint, dataset=dataset, config=config)
         notes = list(loaded.notes)
         meta = loaded.checkpoint.get('meta') or {}
         if 'dataset_meta' in meta:  # as init_model and PoseEstimator do: the checkpoint's skeleton wins
@@ -120,8 +120,8 @@ def build_export_source(config: str, checkpoint: Optional[str] = None, dataset: 
 
 
 def _from_multi_dataset(cfg: Config, config: str, checkpoint: Optional[str], dataset: Optional[str]) -> ExportSource:
-    from vitpose_mm.checkpoints import detect_layout, load_state_dict, read_checkpoint, state_dict_of
-    from vitpose_mm.checkpoints.multi_dataset import export_dataset, official_to_multi_dataset
+    from vitpose_mm.checkpoints import load
+    from vitpose_mm.checkpoints.multi_dataset import export_dataset
     heads = list(cfg.model.heads)
     if dataset is None or dataset not in heads:
         what = 'needs --dataset' if dataset is None else f'has no head for dataset {dataset!r}'
@@ -131,20 +131,15 @@ def _from_multi_dataset(cfg: Config, config: str, checkpoint: Optional[str], dat
     if checkpoint is None:
         print_log('no checkpoint given: the exported model has random weights', 'current', logging.WARNING)
     else:
-        ckpt = read_checkpoint(checkpoint)
-        sd = state_dict_of(ckpt, checkpoint)
-        if detect_layout(list(sd)) == 'official':  # an official ViTPose+ release: all experts and heads
-            sd, dropped = official_to_multi_dataset(sd)
-            notes.append(f'official ViTPose+ release renamed to the multi-dataset names ({len(dropped)} dropped)')
-            ckpt = None
-        load_state_dict(multi, sd, checkpoint, ckpt, config=config)
+        # an official ViTPose+ release (all experts and heads) is renamed to the multi-dataset names on the way
+        notes += load(multi, checkpoint, config=config).notes
     sd, dataset_meta, fold_notes = export_dataset(multi, dataset)
     plain_cfg = dict(type='TopdownPoseEstimator', data_preprocessor=cfg.model.get('data_preprocessor'),
                      backbone=dict(cfg.model.backbone, num_expert=1, part_features=0, default_dataset=0),
                      head=cfg.model.heads[dataset], test_cfg=cfg.model.get('test_cfg'))
     from mmpose.registry import MODELS
     plain = MODELS.build(plain_cfg)
-    load_state_dict(plain, sd, f'{checkpoint or "random weights"} ({dataset} folded)', config=config)
+    load(plain, sd, config=config, source=f'{checkpoint or "random weights"} ({dataset} folded)')
     plain.dataset_meta = dataset_meta
     return ExportSource(plain.eval(), cfg, dataset_meta, _input_size(plain.head.decoder),
                         dict(cfg.model.data_preprocessor), dict(cfg.model.heads[dataset].decoder),

@@ -28,7 +28,7 @@ def _unwrap(model):
 class CheckpointMixin:
     """Checkpoint loading and saving shared by :class:`ViTPoseRunner` and :class:`ViTPoseFlexibleRunner`.
 
-    ``load_from`` / ``--resume`` / ``--checkpoint`` go through :func:`vitpose_mm.checkpoints.load_checkpoint`:
+    ``load_from`` / ``--resume`` / ``--checkpoint`` go through :func:`vitpose_mm.checkpoints.load`:
     mmengine's default (``strict=False``) only logs a warning for missing, surplus or mis-shaped keys and goes on
     with a half-loaded model. Here a checkpoint of any public layout is converted on the way (official, mmpose 1.x,
     HF; position grid and patch size fitted), and one that does not fit stops the run with what it is, what the
@@ -38,7 +38,7 @@ class CheckpointMixin:
     AP-10K model in a COCO config) is refused when testing or validating (its channels would be read and flipped as
     the config's keypoints) and only warned about when training (fine-tuning on another dataset through
     ``load_from`` is legitimate); ``dataset_check='warn'`` or ``'error'`` overrides that.
-    Initialising a backbone from pre-training weights is the job of ``init_cfg`` (see ``ViT``), not of
+    Initialising a backbone from pre-training weights is the job of ``init_cfg`` (``ViTPosePretrained``), not of
     ``load_from``. Saved checkpoints record the ViT's grid in ``meta['vitpose_mm']``, hold plain data (they load
     under ``torch.load(weights_only=True)`` with no allow-list: :mod:`vitpose_mm.engine.plain_checkpoint`) and are
     written atomically.
@@ -56,7 +56,7 @@ class CheckpointMixin:
         """Load ``filename`` into the model (all or nothing) and return the whole checkpoint (``meta`` ... for
         ``resume``). ``map_location``, ``strict`` and ``revise_keys`` are mmengine's and ignored: tensors are read
         on the CPU, loading is always strict, and DDP's ``module.`` is always stripped."""
-        from vitpose_mm.checkpoints import load_checkpoint
+        from vitpose_mm.checkpoints import load
         options = self._loading_options()
         model = _unwrap(self.model)
         if type(model).__name__ == 'FullyShardedDataParallel':  # sharded parameters: no key-by-key fitting here
@@ -67,8 +67,8 @@ class CheckpointMixin:
         mode = self._run_mode()
         options.setdefault('dataset_check', 'warn' if mode == 'train' else 'error')
         with mmengine_checkpoint_globals():  # also checkpoints of mmengine's own runner, from files and URLs
-            loaded = load_checkpoint(model, filename, config=getattr(self.cfg, 'filename', None),
-                                     dataset_meta=_config_dataset_meta(self.cfg, mode), **options)
+            loaded = load(model, filename, config=getattr(self.cfg, 'filename', None),
+                          dataset_meta=_config_dataset_meta(self.cfg, mode), **options)
         self.logger.info(f'Load checkpoint from {filename}')
         checkpoint = loaded.checkpoint
         if 'optimizer' in checkpoint and isinstance(getattr(self, 'optim_wrapper', None), OptimWrapper):
@@ -102,11 +102,11 @@ class CheckpointMixin:
         meta['vitpose_mm'] = {**record, 'strategy': strategy_name(self), **dict(meta.get('vitpose_mm') or {})}
         if '://' in str(out_dir) or not is_main_process():  # remote storage; other ranks write nothing (mmengine)
             return super().save_checkpoint(out_dir, filename, *args, meta=meta, **kwargs)
-        # atomic for local folders: a process killed while writing leaves at most FILENAME.part, which neither
-        # `--resume` (it reads `last_checkpoint`, written after the save) nor a user takes for a checkpoint
-        part = f'{filename}.part'
-        super().save_checkpoint(out_dir, part, *args, meta=meta, **kwargs)
-        os.replace(osp.join(out_dir, part), osp.join(out_dir, filename))
+        # atomic for local folders: a process killed while writing leaves at most a hidden .FILENAME.*.part,
+        # which neither `--resume` (it reads `last_checkpoint`, written after the save) nor a user takes for one
+        from vitpose_mm.checkpoints.io import atomic_path
+        with atomic_path(osp.join(out_dir, filename)) as part:
+            super().save_checkpoint(out_dir, osp.basename(part), *args, meta=meta, **kwargs)
 
 
 class LayerDecayCheckMixin:

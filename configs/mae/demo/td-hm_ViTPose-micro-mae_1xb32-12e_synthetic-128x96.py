@@ -5,5 +5,5 @@
 _base_ = ['../../distill/demo/td-hm_ViTPose-micro_1xb32-12e_synthetic-128x96.py']
 
 model = dict(backbone=dict(init_cfg=dict(
-    type='Pretrained',
+    type='ViTPosePretrained',
     checkpoint='work_dirs/mae_ViTPose-micro_1xb64-30e_synthetic-crops-128x96/epoch_30.pth')))

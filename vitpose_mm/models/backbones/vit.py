@@ -27,7 +27,6 @@ from typing import List, Optional, Sequence, Set, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
-from mmengine.logging import MMLogger
 from mmengine.model.weight_init import trunc_normal_
 from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
@@ -38,6 +37,9 @@ from ..layers import (Attention, Block, DropPath, Mlp, MoEMlp, PatchEmbed, offic
                       plan_block_attention)
 from ..layers import to_2tuple as _pair
 from .expert_index import check_dataset_source, warn_unrouted_training
+
+
+PRETRAINED_INIT = 'ViTPosePretrained'  # the weight initializer (registered by vitpose_mm.checkpoints) of a ViT
 
 
 @MODELS.register_module()
@@ -68,9 +70,14 @@ class ViT(BaseBackbone):
             appends each window's mean token to every window's keys and values, ``use_rel_pos`` adds ViTDet's
             decomposed relative position (zero-initialised; plain checkpoints load without it). The resulting
             per-block choice is ``block_attention``; see :func:`vitpose_mm.models.layers.plan_block_attention`.
-        init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=PATH[, prefix, src_grid,
-            patch_padding])`` loads MAE/timm, mmpretrain or ViTPose backbone weights, also of another patch size,
-            through :func:`vitpose_mm.checkpoints.load_backbone_weights`.
+        init_cfg: mmengine init config. Pre-training weights: ``dict(type='ViTPosePretrained', checkpoint=PATH[,
+            prefix, src_grid, patch_padding])`` (registered by ``vitpose_mm.checkpoints``: MAE/timm, mmpretrain
+            or ViTPose layouts, strictly, with the position grid resampled and the patch kernel adapted). The ViT
+            itself knows no checkpoint layout, and refuses mmengine's ``Pretrained`` (non-strict: keys it cannot place
+            and a position embedding of another grid are skipped with a warning only).
+
+    Raises:
+        ValueError: inconsistent dimensions, and ``init_cfg`` of type ``Pretrained``.
     """
 
     def __init__(self,
@@ -105,6 +112,10 @@ class ViT(BaseBackbone):
                  global_blocks: Sequence[int] = (),
                  use_rel_pos: bool = False,
                  init_cfg: Optional[dict] = None):
+        for cfg in (init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]):
+            if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+                raise ValueError(f"ViT init_cfg={dict(cfg)}: use type='{PRETRAINED_INIT}' (strict, resamples the "
+                                 "position grid); mmengine's 'Pretrained' loads non-strictly")
         super().__init__(init_cfg=init_cfg)
         refuse_missing_weights(self)  # whichever runner loads it (models/strict_loading.py)
         if patch_padding != 'pad':
@@ -170,16 +181,6 @@ class ViT(BaseBackbone):
             nn.init.constant_(m.bias, 0)
             nn.init.constant_(m.weight, 1.0)
 
-    def init_weights(self) -> None:
-        """Random init is done in ``__init__``; a ``Pretrained`` init_cfg loads weights strictly, by layout."""
-        cfg = self.init_cfg
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            from vitpose_mm.checkpoints.backbone import load_backbone_init_cfg
-            load_backbone_init_cfg(self, cfg)
-            self._is_init = True
-            return
-        super().init_weights()
-
     # ---- what the model tells the optimizer --------------------------------------------------------------
     def no_weight_decay(self) -> Set[str]:
         # no `cls_token`: ViTPose has no class token (the official `cls_token` is dropped at loading)
@@ -197,21 +198,6 @@ class ViT(BaseBackbone):
         if name.startswith('blocks.'):
             return int(name.split('.')[1]) + 1, max_id
         return max_id, max_id
-
-    # ---- plain `load_state_dict` of official weights (other grids, the unused cls_token) --------------------
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
-        # Official checkpoints may carry an unused `cls_token`; the official model never reads it.
-        if state_dict.pop(prefix + 'cls_token', None) is not None:
-            MMLogger.get_current_instance().info(f'dropped {prefix}cls_token: unused by ViTPose (no class token)')
-        # The one fitting of patch kernel and grid (vitpose_mm.checkpoints.adapt). A raw state dict says nothing of
-        # its layout: ViTPose names are taken as official (16x12 for 192 rows). vitpose_mm.checkpoints.
-        # load_checkpoint fits them before this runs, with the file's recorded grid.
-        from vitpose_mm.checkpoints.adapt import fit_embeddings
-        from vitpose_mm.checkpoints.arch import RELEASED_GRID
-        fit_embeddings(state_dict, self, prefix, default_grid=RELEASED_GRID)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                                      error_msgs)
 
     # ---- forward -----------------------------------------------------------------------------------------
     def _pos_embed_for(self, grid: Tuple[int, int]) -> torch.Tensor:

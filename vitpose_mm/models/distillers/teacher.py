@@ -13,9 +13,9 @@ import torch
 from mmengine.config import Config
 from torch import Tensor, nn
 
+from mmengine.model import initialize
+from mmengine.registry import FUNCTIONS
 from mmpose.registry import MODELS
-from vitpose_mm.checkpoints import (CheckpointMismatchError, load_state_dict, read_checkpoint, recorded_grid,
-                                   state_dict_of)
 from vitpose_mm.utils import configs_dir
 
 TOKEN_KEY = 'backbone.extra_tokens'
@@ -109,30 +109,18 @@ def check_compatible(teacher: dict, name: str, student: dict, data_preprocessor:
 # ---- weights --------------------------------------------------------------------------------------------
 def load_teacher_checkpoint(model: nn.Module, path: Optional[str], name: str,
                             allow_missing: Iterable[str] = ()) -> None:
-    """Load ``path`` into ``model`` through the package's one loading path (:func:`vitpose_mm.checkpoints.
-    read_checkpoint` and :func:`~vitpose_mm.checkpoints.load_state_dict`, the two halves of ``load_checkpoint``:
-    all or nothing; only ``allow_missing`` may be absent), but never resampled: a trained teacher at another
-    resolution is not this teacher. Errors name both files and say what the checkpoint is."""
+    """Load ``path`` into ``model`` through the package's one loader, named by its weight initializer
+    (``ViTPoseCheckpoint``, registered by ``vitpose_mm.checkpoints``): all or nothing, only ``allow_missing`` may
+    be absent, and never resampled (``resample=False``): a trained teacher at another resolution is not this
+    teacher. Errors name both files and say what the checkpoint is."""
     if not path:
         raise ValueError(f'the teacher ({name}) needs a checkpoint: teacher=dict(config=..., checkpoint=PATH)')
     if '://' in path:
         raise ValueError(f'teacher checkpoint {path}: only local files are supported')
-    ckpt = read_checkpoint(path)
-    sd = state_dict_of(ckpt, path)
-    own = model.state_dict()
-    pos = 'backbone.pos_embed'
-    if pos in sd and pos in own and sd[pos].shape != own[pos].shape:
-        raise ValueError(f'teacher checkpoint {path} was made for another input size than the teacher config '
-                         f'{name}: {pos} {tuple(sd[pos].shape)} vs {tuple(own[pos].shape)}')
-    # the same number of patches on another grid (e.g. 6x8 for 8x6) would be resampled by load_state_dict
-    grid, model_grid = recorded_grid(ckpt), getattr(getattr(model, 'backbone', None), 'patch_shape', None)
-    if grid is not None and model_grid is not None and tuple(grid) != tuple(model_grid):
-        raise ValueError(f'teacher checkpoint {path} was made for another input size than the teacher config '
-                         f'{name}: it records a {grid[0]}x{grid[1]} patch grid, the config builds '
-                         f'{model_grid[0]}x{model_grid[1]}')
     try:
-        load_state_dict(model, sd, path, ckpt, allow_missing=allow_missing, config=name)
-    except CheckpointMismatchError as e:
+        initialize(model, dict(type='ViTPoseCheckpoint', checkpoint=path, resample=False,
+                               allow_missing=list(allow_missing), config=f'the teacher config {name}'))
+    except ValueError as e:  # the loader's CheckpointMismatchError is a ValueError
         detail = ' '.join(str(e).split())  # one line, for logs
         raise ValueError(f'teacher checkpoint {path} does not fit the teacher config {name}: {detail}') from e
 
@@ -190,7 +178,7 @@ def read_token(path: str, key: str = TOKEN_KEY) -> torch.Tensor:
     """The (1, n, C) tokens stored under ``key`` in a checkpoint (a stage-1 run, or an extracted model)."""
     if not path:
         raise ValueError('knowledge_token needs the checkpoint of a stage-1 run: knowledge_token=dict(checkpoint=...)')
-    sd = state_dict_of(read_checkpoint(path), path)
+    _, sd = FUNCTIONS.get('vitpose_read_state_dict')(path)  # the loader's reader (vitpose_mm.checkpoints)
     if key not in sd:
         raise KeyError(f'{path} holds no {key!r}: is it a stage-1 (token learning) checkpoint? It has '
                        f'{len(sd)} tensors, e.g. {sorted(sd)[:4]}')

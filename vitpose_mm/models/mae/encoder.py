@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmpretrain.registry import MODELS
 
-from ..backbones.vit import ViT
+from ..backbones.vit import PRETRAINED_INIT, ViT
 from ..layers.masking import num_kept, random_masking
 from .grid import sincos_pos_embed
 
@@ -67,10 +67,10 @@ class ViTPoseMAE(ViT):
         self.pos_embed.data.copy_(sincos_pos_embed(self.patch_shape, embed_dim))
 
     def init_weights(self) -> None:
-        """``ViT``'s (a ``Pretrained`` init_cfg loads weights); otherwise MAE's: sine-cosine positions and a
+        """``ViT``'s (a ``ViTPosePretrained`` init_cfg loads weights); otherwise MAE's: sine-cosine positions and a
         Xavier-uniform patch embedding, as ``MAEViT.init_weights``."""
         super().init_weights()
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == PRETRAINED_INIT:
             return
         self.pos_embed.data.copy_(sincos_pos_embed(self.patch_shape, self.embed_dim))
         w = self.patch_embed.proj.weight.data
