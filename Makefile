@@ -1,4 +1,5 @@
-# vitpose_mm: `make demo` (set up, then the synthetic train/test demo) and `make test` (set up, then pytest).
+# vitpose_mm: `make demo` (set up, then the synthetic train/test demo), `make test` (set up, then the whole suite:
+# what CI runs) and `make test-fast` (the tests not marked slow: no training run, subprocess or mim).
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ HF_STAMP := .venv-hf/.setup-done
 PKG_FILES := $(shell find vitpose_mm configs tools -name '*.py' -o -name '*.sh' 2>/dev/null) setup.cfg pyproject.toml
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup demo test mutation clean-demo
+.PHONY: setup demo test test-fast mutation clean-demo
 
 # The pinned OpenMMLab stack (builds mmcv once per machine; see tools/setup_env.sh).
 $(STAMP): tools/setup_env.sh
@@ -34,6 +35,10 @@ demo: $(PKG)
 
 test: $(PKG) $(HF_STAMP)
 	$(PY) -m pytest -q tests
+
+# The developer's lane: everything but the tests marked slow (pyproject.toml says which). Not what CI runs.
+test-fast: $(PKG)
+	$(PY) -m pytest -q -m "not slow" tests
 
 # Mutation testing of the core modules against the fast tests (docs/mutation.md); not part of `make test`.
 # MUTANTS narrows the run, e.g. make mutation MUTANTS='vitpose_mm.models.layers.pos_embed*'

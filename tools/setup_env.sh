@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Creates .venv with the pinned OpenMMLab stack for vitpose_mm (see README "Set-up").
+# Creates .venv with the pinned OpenMMLab stack for vitpose_mm (see docs/install.md).
 # Idempotent: `make` only calls it when .venv/.setup-done is older than this script or setup.cfg. The package
 # itself is installed by `make` (regular, non-editable install: mim finds the configs and tools only in an installed
 # package's .mim/ folder), and reinstalled whenever its files change.
 #
-# Why each unusual step is here (details in the README and in ../shared/docs/FACTS.md):
+# Why each unusual step is here (details in docs/install.md):
 # - mmcv 2.1.0 is source-only on PyPI and mmdet 3.3.0 refuses mmcv >= 2.2, so mmcv is built here once, with
 #   compiled CPU ops, and the wheel is cached outside the clone, keyed by the mmcv, torch and Python versions.
 # - mmcv's setup.py needs torch and pkg_resources at build time: build without isolation, setuptools < 82.

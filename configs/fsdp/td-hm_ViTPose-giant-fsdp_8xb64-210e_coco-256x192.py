@@ -1,7 +1,7 @@
 # ViTPose-G (plain ViT, 1.0B), sharded data-parallel training (FSDP);
 # otherwise as ../vitpose_g/td-hm_ViTPose-giant_8xb64-210e_coco-256x192.py
 # ViTPose-G at the paper's scale as a plain ViT (about 1.0B parameters): width 1408, 40 blocks, 16 heads, MLP 6144,
-# 16x16 patches, layer decay 0.85, drop path 0.55 (paper Sec. 4 / FACTS.md). The paper's ViTPose-G is ViTAE-G (a ViT
+# 16x16 patches, layer decay 0.85, drop path 0.55 (ViTPose paper, Sec. 4). The paper's ViTPose-G is ViTAE-G (a ViT
 # with a parallel convolution branch in every block), which was never released; this is the plain-ViT counterpart.
 # Gradient checkpointing is on: one 256x192 sample's activations are otherwise several GB in training.
 # Model, batch size and optimizer are here; data, pipelines, schedule and runtime in ../_base_/coco-256x192.py.

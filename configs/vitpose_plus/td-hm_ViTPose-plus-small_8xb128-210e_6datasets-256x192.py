@@ -20,7 +20,7 @@ model = dict(
         qkv_bias=True,
         drop_path_rate=0.1,
         num_expert=6,
-        # the official S config says 192; the released ViTPose+-S weights have 96 (FACTS.md)
+        # the official S config says 192; the released ViTPose+-S checkpoint's expert fc2 weights have 96 rows
         part_features=96,
         # MAE pre-training weights (224x224; pos_embed is resampled to 16x12 at load time)
         init_cfg=dict(type='Pretrained', checkpoint='pretrained/mae_pretrain_vit_small.pth')),

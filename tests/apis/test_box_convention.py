@@ -55,6 +55,7 @@ def _evaluation_path(model, root, bbox_file=None):
     return np.stack([s.pred_instances.keypoints[0] for s in samples]), boxes
 
 
+@pytest.mark.slow  # an mmdet detector, about 4 s of CPU
 def test_detection_boxes_give_the_same_keypoints_in_inference_and_evaluation(model, coco):
     root, img = coco
     eval_kpts, eval_boxes = _evaluation_path(model, root, bbox_file=str(root / 'dets.json'))

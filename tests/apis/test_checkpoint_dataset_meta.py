@@ -1,6 +1,7 @@
 """PoseEstimator with an AP-10K checkpoint (as tools/export_dataset.py writes it) in a COCO config: the checkpoint's
 animal dataset_meta wins (keypoint names, skeleton, and the flip test's pairs), with a warning naming both datasets."""
 import numpy as np
+import pytest
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 
 from inference_models import POSE_CONFIG, build_pose_model
@@ -10,6 +11,7 @@ from vitpose_mm.checkpoints.multi_dataset import save_exported
 from vitpose_mm.datasets import metainfo_file
 
 
+@pytest.mark.slow  # about 4 s of CPU
 def test_ap10k_export_draws_and_flips_as_an_animal(tmp_path, mmlogger_warnings):
     ap10k = parse_pose_metainfo(dict(from_file=metainfo_file('ap10k')))
     path = str(tmp_path / 'ap10k.pth')

@@ -23,6 +23,7 @@ def pose(tmp_path_factory):
     return model, path
 
 
+@pytest.mark.slow  # about 5 s of CPU
 def test_bbox_in_both_formats_gives_the_api_keypoints(pose, tmp_path):
     model, ckpt = pose
     img = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)

@@ -77,6 +77,7 @@ def test_no_people_is_an_empty_result(pose_model, detector, img):
     assert PoseEstimator(pose_model, detector, det_cat_id=1)(img) == []  # a person-only detector: no label 1
 
 
+@pytest.mark.slow  # an mmdet detector, about 6 s of CPU
 def test_real_mmdet_detector_boxes_are_selected_and_estimated(pose_model, detector, img):
     from mmdet.apis import inference_detector
     from mmpose.evaluation.functional import nms
@@ -100,6 +101,7 @@ def test_real_mmdet_detector_boxes_are_selected_and_estimated(pose_model, detect
         assert p.keypoints.shape == (17, 2) and p.bbox_score == pytest.approx(1 / (1 + np.exp(-3.0)))
 
 
+@pytest.mark.slow  # about 5 s of CPU
 def test_grayscale_and_rgba_images_give_the_bgr_result(pose_model, img, tmp_path):
     estimator = PoseEstimator(pose_model)
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
@@ -117,10 +119,10 @@ def test_grayscale_and_rgba_images_give_the_bgr_result(pose_model, img, tmp_path
 
 
 def test_unreadable_images_are_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match='image not found'):
+    with pytest.raises(FileNotFoundError, match='missing.jpg'):
         load_image(str(tmp_path / 'missing.jpg'))
     (tmp_path / 'bad.jpg').write_bytes(b'\xff\xd8 not really a jpeg')
-    with pytest.raises(ValueError, match='cannot decode image'):
+    with pytest.raises(ValueError, match='bad.jpg'):
         load_image(str(tmp_path / 'bad.jpg'))
     with pytest.raises(ValueError, match='shape'):
         load_image(np.zeros((4, 4, 2), np.uint8))
@@ -292,7 +294,7 @@ def test_keypoint_smoother_is_the_one_euro_filter():
 
 @pytest.mark.parametrize('fps', [0, -5])
 def test_keypoint_smoother_refuses_non_positive_fps(fps):
-    with pytest.raises(ValueError, match=f'fps must be positive, got {fps}'):
+    with pytest.raises(ValueError, match=f'fps.*{fps}'):
         KeypointSmoother(fps=fps)
     assert KeypointSmoother(fps=0.5).dt == 2.0
 
@@ -335,12 +337,12 @@ def test_xywh_hint_only_for_inverted_xyxy_boxes(pose_model, monkeypatch):
     est.select_boxes([[30, 30, 30, 80, 0.9]], (90, 120))  # zero width, not inverted
     est.select_boxes([[60, 50, -30, 40, 0.9]], (90, 120), 'xywh')  # inverted, but xywh already
     assert len(logged) == 3
-    assert logged[0].endswith("1 of them have x2 < x1 or y2 < y1: if the boxes are x, y, width, height, pass "
-                              "bbox_format='xywh'")
+    assert "bbox_format='xywh'" in logged[0] and '1 of them' in logged[0]
     for plain in logged[1:]:
-        assert plain == 'dropped 1 degenerate person box(es) (not finite, or under 1.0 px inside the 120x90 image)'
+        assert 'bbox_format' not in plain and '1 degenerate' in plain and '120x90' in plain
 
 
+@pytest.mark.slow  # an mmdet detector, about 4 s of CPU
 def test_detector_gets_rgb_arrays_as_bgr(pose_model, detector, img, monkeypatch):
     """detect(img, channel_order='rgb') hands mmdet the BGR image (what its pipeline expects)."""
     import mmdet.apis

@@ -43,7 +43,7 @@ def test_estimator_takes_the_config_precision_and_refuses_fp16_on_cpu(pose_model
     model.test_cfg = dict(model.test_cfg, precision='bf16')
     PoseEstimator(model)
     assert model.backbone.pos_embed.dtype == torch.bfloat16
-    with pytest.raises(ValueError, match="'fp16' needs a CUDA device"):
+    with pytest.raises(ValueError, match="'fp16'.*cpu"):
         PoseEstimator(copy.deepcopy(pose_model), precision='fp16')
     untouched = copy.deepcopy(pose_model)
     PoseEstimator(untouched)  # fp32 and no compile: the model is left as it is
@@ -57,7 +57,7 @@ def test_test_config_adds_the_hook_only_for_a_fast_path(tmp_path):
     cfg = build_test_config(config, 'ckpt.pth', work_dir=str(tmp_path), precision='bf16', compile=True)
     assert cfg.model.test_cfg.precision == 'bf16' and cfg.model.test_cfg.compile is True
     assert [h['type'] for h in cfg.custom_hooks].count('FastInferenceHook') == 1
-    with pytest.raises(ValueError, match=r"model.test_cfg.precision must be one of \['fp32', 'bf16', 'fp16'\]"):
+    with pytest.raises(ValueError, match="model.test_cfg.precision.*'half'"):
         build_test_config(config, 'ckpt.pth', work_dir=str(tmp_path), cfg_options={'model.test_cfg.precision': 'half'})
 
 
@@ -76,7 +76,7 @@ def test_test_tool_refuses_fp16_without_cuda_before_building_anything(tmp_path, 
     ckpt.write_bytes(b'')  # never read: the tool stops first
     tool = load_tool('test')
     monkeypatch.setattr(tool, 'build_test_config', lambda *a, **k: pytest.fail('the runner was being built'))
-    with pytest.raises(SystemExit, match='--precision fp16 needs a CUDA device .* use bf16 or fp32'):
+    with pytest.raises(SystemExit, match='--precision fp16.*CUDA'):
         tool.main([POSE_CONFIG, str(ckpt), '--precision', 'fp16'])
 
 

@@ -100,17 +100,17 @@ def test_16_bit_grey_limits_are_accepted():
 
 
 @pytest.mark.parametrize('img, kwargs, error, match', [
-    (np.zeros((8, 8, 3), np.uint8), dict(channel_order='bgra'), ValueError, r"channel_order must be one of \['bgr', 'rgb'\]"),
-    ('x.png', dict(channel_order='rgb'), ValueError, 'applies to numpy arrays only'),
-    (Image.new('RGB', (8, 8)), dict(channel_order='rgb'), ValueError, 'applies to numpy arrays only'),
-    (Image.new('F', (8, 8)), {}, ValueError, r"mode 'F' is not supported; accepted modes: \['1', 'L'"),
+    (np.zeros((8, 8, 3), np.uint8), dict(channel_order='bgra'), ValueError, r"\['bgr', 'rgb'\].*'bgra'"),
+    ('x.png', dict(channel_order='rgb'), ValueError, "channel_order='rgb'.*str"),
+    (Image.new('RGB', (8, 8)), dict(channel_order='rgb'), ValueError, "channel_order='rgb'.*Image"),
+    (Image.new('F', (8, 8)), {}, ValueError, r"'F'.*\['1', 'L'"),
     (Image.fromarray(np.full((8, 8), 65536, np.int32)), {}, ValueError,
-     r"mode 'I' must hold 16-bit grey levels \(0..65535\), got values in 65536..65536"),
+     r"'I'.*65536..65536"),
     (Image.fromarray(np.full((8, 8), -1, np.int32)), {}, ValueError, r'got values in -1..-1'),
-    (b'x.png', {}, TypeError, r'a file path \(str or os.PathLike\), a numpy array or a PIL.Image.Image, got bytes'),
+    (b'x.png', {}, TypeError, 'got bytes'),
     ([[0, 1], [2, 3]], {}, TypeError, 'got list'),
-    (np.zeros((8, 8, 3), np.float32), {}, ValueError, 'uint8 or uint16, got float32'),
-    (np.zeros((8, 8, 2), np.uint8), {}, ValueError, r'H x W, H x W x 1, x 3 or x 4'),
+    (np.zeros((8, 8, 3), np.float32), {}, ValueError, 'float32'),
+    (np.zeros((8, 8, 2), np.uint8), {}, ValueError, r'\(8, 8, 2\)'),
 ])
 def test_bad_images_are_clear_errors(img, kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -126,7 +126,7 @@ def test_xywh_boxes(estimator, bgr):
     for a, b in zip(got, ref):
         np.testing.assert_array_equal(a.keypoints, b.keypoints)
         np.testing.assert_array_equal(a.bbox, b.bbox)
-    with pytest.raises(ValueError, match=r"bbox_format must be one of \['xyxy', 'xywh'\], got 'cxcywh'"):
+    with pytest.raises(ValueError, match=r"\['xyxy', 'xywh'\].*'cxcywh'"):
         estimator(bgr, xyxy, bbox_format='cxcywh')
     with pytest.raises(ValueError, match='all rows of one length'):
         estimator(bgr, [[10, 20, 70, 100, 0.9], [1, 2, 3, 4]])
@@ -137,8 +137,7 @@ def test_dropped_inverted_boxes_hint_at_xywh(estimator, bgr, monkeypatch):
     monkeypatch.setattr(inference, 'print_log', lambda msg, *args, **kwargs: logged.append(msg))
     people = estimator(bgr, [[60, 50, 30, 40]])  # x, y, w, h read as corners: inverted
     assert people == []
-    assert "1 of them have x2 < x1 or y2 < y1: if the boxes are x, y, width, height, pass bbox_format='xywh'" in \
-        logged[0]
+    assert '1 of them' in logged[0] and "bbox_format='xywh'" in logged[0]
     assert len(estimator(bgr, [[60, 50, 30, 40]], bbox_format='xywh')) == 1
 
 

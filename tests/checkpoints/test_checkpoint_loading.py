@@ -77,9 +77,9 @@ def test_ambiguous_grid_is_refused_until_told_or_recorded(ref, tmp_path):
     before = snapshot(model)
     with pytest.raises(CheckpointMismatchError) as e:
         load_checkpoint(model, str(tmp_path / 'mine.pth'))
-    assert 'could be a 16x12 or a 12x16 grid' in str(e.value) and 'src_grid=(16, 12)' in str(e.value)
+    assert '16x12' in str(e.value) and '12x16' in str(e.value) and 'src_grid=(16, 12)' in str(e.value)
     assert_unchanged(model, before)
-    with pytest.raises(AmbiguousGridError, match='8x6 or a 6x8 grid .*--src-grid 8 6'):  # the raw ViT hook too
+    with pytest.raises(AmbiguousGridError, match='8x6.*6x8.*--src-grid 8 6'):  # the raw ViT hook too
         ViT(img_size=(64, 64), patch_size=16, embed_dim=8, depth=1, num_heads=2).load_state_dict(
             {**ViT(img_size=(64, 48), patch_size=16, embed_dim=8, depth=1, num_heads=2).state_dict(),
              'pos_embed': torch.zeros(1, 1 + 8 * 6, 8)})
@@ -104,7 +104,7 @@ def test_source_grid_rule():
     assert source_grid(192, default=(16, 12))[0] == (16, 12)
     assert source_grid(192, recorded=(12, 16), default=(16, 12))[0] == (12, 16)
     assert source_grid(192, given=(16, 12), recorded=(12, 16))[0] == (16, 12)
-    with pytest.raises(ValueError, match='given .src_grid. grid 16x16 has 256 cells'):
+    with pytest.raises(ValueError, match='src_grid.*16x16.*256'):
         source_grid(192, given=(16, 16))
     with pytest.raises(AmbiguousGridError, match='24x18 or a 18x24'):
         source_grid(432, default=(16, 12))
@@ -162,7 +162,7 @@ def test_mae_14x14_patches_load_into_16x16_patches(tmp_path):
     bilinear.init_weights()
     torch.testing.assert_close(bilinear.patch_embed.proj.weight.data,
                                F.interpolate(want, size=(16, 16), mode='bilinear', align_corners=False))
-    with pytest.raises(ValueError, match="patch_padding must be one of .*'pad', 'bilinear', 'bicubic'"):
+    with pytest.raises(ValueError, match="patch_padding.*'pad', 'bilinear', 'bicubic'.*'zeros'"):
         ViT(init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'mae_h14.pth'), patch_padding='zeros'),
             **dims).init_weights()
     assert torch.equal(adapt_patch_kernel(kernel, (14, 14)), want)  # 'pad' crops back to the same kernel
@@ -294,10 +294,10 @@ def test_converter_takes_src_grid_and_records_the_grid(ref, tmp_path, capsys):
     opts = [f'{k}={v}' for k, v in tiny_options(**{'model.backbone.img_size': (256, 256)}).items()]
     args = [tmp_path / 'mine.pth', tmp_path / 'out.pth', '--config', config_name(), '--cfg-options', *opts]
     code, _, err = run_tool(args, capsys)
-    assert code == 1 and 'could be a 16x12 or a 12x16 grid' in err and not (tmp_path / 'out.pth').exists()
+    assert code == 1 and '16x12' in err and '12x16' in err and not (tmp_path / 'out.pth').exists()
     code, out, err = run_tool(args + ['--src-grid', '16', '12'], capsys)
     assert code == 0, err
-    assert "resampled from a 16x12 to the model's 16x16 grid (bicubic; the 16x12 grid: given (src_grid))" in out
+    assert any('resampled' in line and '16x12' in line and '16x16' in line and 'src_grid' in line for line in out.splitlines())
     written = load_file(tmp_path / 'out.pth')
     assert written['meta']['vitpose_mm']['grid'] == [16, 16]
     torch.testing.assert_close(written['state_dict']['backbone.pos_embed'],
@@ -308,9 +308,9 @@ def test_patch_adaptation_is_noted_with_the_source_grid(tmp_path):
     from vitpose_mm.checkpoints import convert_backbone_state_dict
     model = ViT(img_size=(64, 48), patch_size=16, embed_dim=32, depth=2, num_heads=4, qkv_bias=True)
     _, _, notes = convert_backbone_state_dict(mae_h14_like(), model)
-    assert notes[0] == ('patch_embed.proj.weight: 14x14 kernel brought to the model\'s 16x16 patches (pad); its '
-                        'position grid is 16x16 (224x224 pre-training input / 14x14 patches)')
-    assert notes[1].startswith("pos_embed resampled from a 16x16 to the model's 4x3 grid (bicubic")
+    assert notes[0].startswith('patch_embed.proj.weight:') and all(
+        words in notes[0] for words in ('14x14 kernel', '16x16 patches', '(pad)', 'grid is 16x16', '224x224'))
+    assert notes[1].startswith('pos_embed') and '16x16' in notes[1] and '4x3' in notes[1] and 'bicubic' in notes[1]
 
 
 def test_diagnosis_groups_keys_by_kind_and_names_a_lone_key():

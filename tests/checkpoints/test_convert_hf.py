@@ -21,9 +21,9 @@ from vitpose_mm.checkpoints import convert_checkpoint, fit_to_model, save_hf
 HF_PYTHON = osp.join(ROOT, '.venv-hf', 'bin', 'python')
 HF_READY = osp.join(ROOT, '.venv-hf', '.setup-done')  # written by tools/setup_hf_env.sh once transformers works
 HF_SCRIPT = osp.join(ROOT, 'tests', 'hf_reference.py')
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(  # slow: the HF side runs in subprocesses
     not osp.isfile(HF_READY), reason=f'{HF_READY} not found: the HF environment is made by `make test` '
-    '(tools/setup_hf_env.sh); without it the HF comparisons cannot run')
+    '(tools/setup_hf_env.sh); without it the HF comparisons cannot run')]
 # case folder made by hf_reference.py -> the dataset to keep (ViTPose+ with 6 experts: mpii = expert 2)
 CASES = {'classic': None, 'simple': None, 'moe': 'mpii', 'hub_eps': None}
 
@@ -93,7 +93,8 @@ def test_hf_moe_keeps_one_dataset(hf):
     assert conv.arch.part_features == 0 and conv.dataset == 'mpii'
     assert 'backbone.encoder.layer.1.mlp.experts.2.weight' in conv.dropped  # folded into fc2
     assert 'folded into' in conv.dropped['backbone.encoder.layer.1.mlp.experts.2.weight']
-    assert 'expert 0 (coco), not the one of dataset mpii' == conv.dropped['backbone.encoder.layer.0.mlp.experts.0.bias']
+    reason = conv.dropped['backbone.encoder.layer.0.mlp.experts.0.bias']
+    assert 'expert 0 (coco)' in reason and 'mpii' in reason
     assert sum('experts' in k for k in conv.dropped) == 2 * 2 * 6  # every expert of both blocks is named
 
 

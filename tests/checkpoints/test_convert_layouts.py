@@ -50,10 +50,9 @@ def test_detection_of_pretraining_and_errors():
     assert detect_layout(['backbone.layers.0.ln1.weight', 'backbone.cls_token']) == 'mae'  # mmpretrain names
     with pytest.raises(ValueError) as e:
         detect_layout(['conv1.weight', 'bn1.weight', 'layer1.0.conv1.weight', 'fc.weight'])
-    for line in ("official: no key like 'backbone.blocks.{i}.norm1.weight'",
-                 "mmpose: no key like 'backbone.layers.{i}.ln1.weight'",
-                 "hf: no key like 'backbone.encoder.layer.{i}.layernorm_before.weight'", 'conv1.weight'):
-        assert line in str(e.value)
+    for key in ("'backbone.blocks.{i}.norm1.weight'", "'backbone.layers.{i}.ln1.weight'",
+                "'backbone.encoder.layer.{i}.layernorm_before.weight'", 'conv1.weight'):
+        assert key in str(e.value)
 
 
 def test_a_key_no_rule_knows_is_an_error(tiny_sd):
@@ -64,9 +63,9 @@ def test_a_key_no_rule_knows_is_an_error(tiny_sd):
         to_vitpose_mm(theirs, LAYOUTS['hf'])
     del theirs['backbone.encoder.layer.0.attention.attention.gamma']
     del theirs['backbone.encoder.layer.1.attention.attention.value.bias']
-    with pytest.raises(KeyError, match=r'query.bias.*key.bias.*other parts of backbone.blocks.1.attn.qkv.bias'):
+    with pytest.raises(KeyError, match=r'query.bias.*key.bias.*backbone.blocks.1.attn.qkv.bias'):
         to_vitpose_mm(theirs, LAYOUTS['hf'])
-    with pytest.raises(ValueError, match='several layouts'):  # two backbones in one file
+    with pytest.raises(ValueError, match=r"\['official', 'mmpose'\]"):  # two backbones in one file
         detect_layout(list(mmpose) + ['backbone.layers.3.ln1.weight'] + ['keypoint_head.x'] +
                       ['backbone.blocks.5.norm1.weight'])
 
@@ -102,12 +101,12 @@ def test_vitpose_mm_to_hf_and_back_is_exact(tiny_sd, tmp_path, capsys):
     assert cfg['use_simple_decoder'] is False and len(cfg['id2label']) == 17
     code, out, err = run_tool([tmp_path / 'hf', tmp_path / 'back.pth'], capsys)
     assert code == 0, err
-    assert 'layout: hf (detected), with HF config.json' in out
+    assert 'layout: hf' in out and 'config.json' in out
     back = load_file(tmp_path / 'back.pth')['state_dict']
     assert sorted(back) == sorted(tiny_sd) and all(torch.equal(back[k], v) for k, v in tiny_sd.items())
     # a second --to hf into the same folder is refused: nothing is overwritten
     code, _, err = run_tool([tmp_path / 'mine.pth', tmp_path / 'hf', '--to', 'hf'], capsys)
-    assert code == 1 and 'not empty' in err
+    assert code == 1 and str(tmp_path / 'hf') in err
 
 
 def test_hf_config_that_vitpose_cannot_reproduce_is_refused(tiny_sd, tmp_path, capsys):
@@ -119,10 +118,10 @@ def test_hf_config_that_vitpose_cannot_reproduce_is_refused(tiny_sd, tmp_path, c
     cfg['backbone_config']['out_indices'] = [1]
     (tmp_path / 'hf' / 'config.json').write_text(json.dumps(cfg))
     code, _, err = run_tool([tmp_path / 'hf', tmp_path / 'x.pth'], capsys)
-    assert code == 1 and 'reads block 1' in err and not (tmp_path / 'x.pth').exists()
+    assert code == 1 and 'block 1' in err and not (tmp_path / 'x.pth').exists()
     (tmp_path / 'hf' / 'config.json').unlink()
     code, _, err = run_tool([tmp_path / 'hf', tmp_path / 'x.pth'], capsys)
-    assert code == 1 and 'without config.json' in err
+    assert code == 1 and 'config.json' in err
 
 
 def test_mae_weights_through_the_tool_equal_init_cfg(tmp_path, capsys):

@@ -34,10 +34,8 @@ def test_another_datasets_checkpoint_is_refused_and_nothing_is_loaded(ap10k_chec
     with pytest.raises(CheckpointMismatchError) as err:
         load_checkpoint(model, ap10k_checkpoint, dataset_meta=meta_of('coco'))
     text = str(err.value)
-    for words in ("keypoints of dataset 'ap10k' (17 keypoints: L_Eye, R_Eye, Nose, Neck, ...)",
-                  "the config's dataset is 'coco' (17 keypoints: nose, left_eye, right_eye, left_ear, ...)",
-                  "use a config of 'ap10k' (configs/ap10k/)", 'load_from in a training run',
-                  "dataset_check='warn'"):
+    for words in ("'ap10k'", 'L_Eye, R_Eye, Nose, Neck', "'coco'", 'nose, left_eye, right_eye, left_ear',
+                  'configs/ap10k/', 'load_from', "dataset_check='warn'"):
         assert words in text, text
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
@@ -50,7 +48,6 @@ def test_warn_loads_and_names_both_datasets(ap10k_checkpoint, mmlogger_warnings)
     assert all(torch.equal(v, want[k]) for k, v in model.state_dict().items())
     warnings = mmlogger_warnings
     assert len(warnings) == 1 and "'ap10k'" in warnings[0] and "'coco'" in warnings[0]
-    assert 'right for fine-tuning' in warnings[0]
 
 
 def test_other_keypoint_count_names_both_datasets_before_the_shapes(tmp_path, mmlogger_warnings):
@@ -63,7 +60,7 @@ def test_other_keypoint_count_names_both_datasets_before_the_shapes(tmp_path, mm
     with pytest.raises(CheckpointMismatchError) as err:
         load_checkpoint(model, path, dataset_meta=meta_of('coco'))
     text = str(err.value)
-    assert "keypoints of dataset 'aic' (14 keypoints" in text and "use a config of 'aic' (configs/aic/)" in text, text
+    assert "'aic'" in text and '14 keypoints' in text and 'configs/aic/' in text, text
     assert 'out_channels' not in text
     with pytest.raises(CheckpointMismatchError, match='out_channels=14'):
         load_checkpoint(model, path, dataset_meta=meta_of('coco'), dataset_check='warn')
@@ -83,7 +80,7 @@ def test_same_keypoint_names_with_other_flip_pairs_are_refused(tmp_path):
     path = str(tmp_path / 'x.pth')
     meta = meta_of('coco')
     save_exported(path, plain_model(17).state_dict(), dict(meta, flip_indices=list(range(17))), {})
-    with pytest.raises(CheckpointMismatchError, match='the same channels with other flip pairs'):
+    with pytest.raises(CheckpointMismatchError, match='flip'):
         load_checkpoint(plain_model(17), path, dataset_meta=meta)
 
 
@@ -94,7 +91,7 @@ def test_nothing_to_check_without_a_recorded_dataset(tmp_path):
 
 
 def test_unknown_dataset_check_is_refused(ap10k_checkpoint):
-    with pytest.raises(ValueError, match=r"dataset_check='off'; accepted: \['error', 'warn'\]"):
+    with pytest.raises(ValueError, match=r"dataset_check='off'.*\['error', 'warn'\]"):
         load_checkpoint(plain_model(17), ap10k_checkpoint, dataset_check='off')
 
 
@@ -106,8 +103,7 @@ def test_hf_vitpose_plus_for_another_dataset_is_the_coco_head_behind_its_expert(
     save_hf(dataclasses.replace(moe, arch=dataclasses.replace(moe.arch, num_heads=4)), str(tmp_path / 'hf'))
     lines = []
     convert_file(str(tmp_path / 'hf'), str(tmp_path / 'ap10k.pth'), dataset='ap10k', log=lines.append)
-    assert any(line.startswith('note: the COCO head behind the ap10k expert: HF ViTPose+ keeps only the COCO head')
-               for line in lines), lines
+    assert any(line.startswith('note:') and 'COCO head' in line and 'ap10k' in line for line in lines), lines
     meta = load_file(str(tmp_path / 'ap10k.pth'))['meta']
     assert meta['vitpose_mm']['dataset'] == 'ap10k' and meta['vitpose_mm']['head'] == 'coco'
     assert meta['dataset_meta']['dataset_name'] == 'coco' and meta['dataset_meta']['keypoint_id2name'][0] == 'nose'
@@ -116,7 +112,7 @@ def test_hf_vitpose_plus_for_another_dataset_is_the_coco_head_behind_its_expert(
                               'ap10k/td-hm_ViTPose-base_8xb64-210e_ap10k'),
                   {'model.backbone.embed_dim': 64, 'model.backbone.depth': 2, 'model.backbone.num_heads': 4,
                    'model.backbone.init_cfg': None, 'model.head.in_channels': 64})
-    with pytest.raises(CheckpointMismatchError, match="keypoints of dataset 'coco'.*config's dataset is 'ap10k'"):
+    with pytest.raises(CheckpointMismatchError, match="'coco'.*'ap10k'"):
         load_checkpoint(model, str(tmp_path / 'ap10k.pth'), dataset_meta=meta_of('ap10k'))
     # the same folder for COCO: its own head, no label
     lines.clear()
@@ -145,5 +141,4 @@ def test_a_dataset_outside_the_package_is_named_without_a_config_folder():
     with pytest.raises(CheckpointMismatchError) as err:
         check_dataset(own, meta_of('coco'), source='mine.pth')
     text = str(err.value)
-    assert "mine.pth predicts the keypoints of dataset 'my_people'" in text, text
-    assert "use a config of 'my_people'; to fine-tune" in text and 'configs/' not in text, text
+    assert 'mine.pth' in text and "'my_people'" in text and 'configs/' not in text, text

@@ -6,6 +6,7 @@ The full round trips through transformers (tests/checkpoints/test_convert_hf.py)
 """
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -67,11 +68,11 @@ def test_folder_is_refused_when_taken_and_accepted_when_empty(ref, tmp_path):
     taken = tmp_path / 'taken'
     taken.mkdir()
     (taken / 'x.txt').write_text('keep')
-    with pytest.raises(FileExistsError, match='exists and is not an empty folder'):
+    with pytest.raises(FileExistsError, match=re.escape(str(taken))):
         save_hf(conv, str(taken))
     assert os.listdir(taken) == ['x.txt']
     (tmp_path / 'a_file').write_text('keep')
-    with pytest.raises(FileExistsError, match='exists and is not an empty folder'):
+    with pytest.raises(FileExistsError, match=re.escape(str(tmp_path / 'a_file'))):
         save_hf(conv, str(tmp_path / 'a_file'))
     (tmp_path / 'empty').mkdir()
     save_hf(conv, str(tmp_path / 'empty'))
@@ -145,16 +146,16 @@ def test_sharded_safetensors_and_out_features_only(ref, tmp_path):
     assert set(sharded.state_dict) == set(direct.state_dict)
     assert all(torch.equal(sharded.state_dict[k], v) for k, v in direct.state_dict.items())
     _rewrite_config(folder, bb_out_features=['stage1'])
-    with pytest.raises(ValueError, match=r'the pose head reads block 1 .* ViTPose reads the last block \(2\)'):
+    with pytest.raises(ValueError, match=r'block 1.*\(2\)'):
         convert_checkpoint(str(folder))
 
 
 @pytest.mark.parametrize('changes, match', [
-    (dict(model_type='vit'), r"model_type is 'vit', expected \"vitpose\""),
-    (dict(bb_model_type='dinov2'), 'backbone_config must be a vitpose_backbone config'),
-    (dict(bb_hidden_act='gelu_new'), r"hidden_act='gelu_new'; ViTPose uses \"gelu\""),
+    (dict(model_type='vit'), r"model_type.*'vit'"),
+    (dict(bb_model_type='dinov2'), 'backbone_config'),
+    (dict(bb_hidden_act='gelu_new'), r"hidden_act='gelu_new'"),
     # HF's stage names: 'stem' is the patch embedding (block 0), 'stage{i}' block i
-    (dict(bb_out_indices=None, bb_out_features=['stem']), r'the pose head reads block 0 .* the last block \(2\)'),
+    (dict(bb_out_indices=None, bb_out_features=['stem']), r'block 0.*\(2\)'),
 ])
 def test_hf_configs_vitpose_mm_cannot_reproduce_are_refused(ref, tmp_path, changes, match):
     folder = tmp_path / 'hf'
@@ -168,8 +169,7 @@ def test_hf_folder_without_weights_names_the_files(ref, tmp_path):
     folder = tmp_path / 'hf'
     save_hf(convert_checkpoint(_hf_folder(ref, 'classic', tmp_path)), str(folder))
     (folder / 'model.safetensors').unlink()
-    with pytest.raises(FileNotFoundError, match=r"has none of \['model.safetensors', 'model.safetensors.index.json', "
-                       r"'pytorch_model.bin'\]"):
+    with pytest.raises(FileNotFoundError, match=r"\['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin'\]"):
         convert_checkpoint(str(folder))
 
 
@@ -233,5 +233,5 @@ def test_simple_heads_hf_cannot_express_are_refused(ref, tmp_path, change):
     _geometry_folder(ref, tmp_path / 'hf', image=[64, 48], patch=[16, 16])
     conv = convert_checkpoint(str(tmp_path / 'hf'))
     assert conv.arch.decoder == 'simple' and conv.arch.final_kernel == 3
-    with pytest.raises(ValueError, match='HF simple decoder is ReLU, upsample, 3x3 conv'):
+    with pytest.raises(ValueError, match=r'simple decoder.*\[16\]' if 'deconv_filters' in change else 'simple decoder.*1x1'):
         hf_module.hf_config_for(dataclasses.replace(conv.arch, **change))

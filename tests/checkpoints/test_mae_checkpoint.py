@@ -74,7 +74,7 @@ def test_loads_into_the_pose_config(pretrained):
         assert torch.equal(v, sd['backbone.' + k]), k
     decoder = sorted(k for k in sd if k.startswith('neck.'))
     assert len(decoder) == 32 and 'neck.mask_token' in decoder
-    assert f'dropped {len(decoder)} keys (neck.' in log and 'MAE pre-training decoder' in log
+    assert f'dropped {len(decoder)} keys (neck.' in log and 'decoder' in log
     assert 'kept initial values of nothing' in log and 'resampled' not in log
     assert model.backbone.pos_embed.requires_grad  # learned in fine-tuning, from the sine-cosine init
 
@@ -84,7 +84,7 @@ def test_another_grid_is_resampled_from_the_recorded_one(pretrained):
     model, log = _pose_model(path, img_size=(256, 192))
     expect = resize_pos_embed(sd['backbone.pos_embed'], (8, 6), (16, 12))
     assert torch.equal(model.backbone.pos_embed.detach(), expect)
-    assert "resampled from a 8x6 to the model's 16x12 grid" in log and 'recorded in the checkpoint' in log
+    assert any('resampled' in line and '8x6' in line and '16x12' in line and 'recorded' in line for line in log.splitlines())
 
 
 def test_load_from_refuses_it_and_says_init_cfg(pretrained):
@@ -114,7 +114,7 @@ def test_pretraining_weights_without_a_config_pick_the_shipped_config_of_their_s
 def test_pretraining_weights_of_another_size_ask_for_a_config():
     from vitpose_mm.checkpoints.convert_file import default_mae_config
     sd = {'pos_embed': torch.zeros(1, 5, 768), **{f'blocks.{i}.norm1.weight': torch.zeros(1) for i in range(6)}}
-    with pytest.raises(ValueError, match=r'a 768-d, 6-block ViT, not a released size: give the vitpose_mm config'):
+    with pytest.raises(ValueError, match='768-d, 6-block'):
         default_mae_config(sd)
     with pytest.raises(ValueError, match='not a released size'):  # no position embedding to read the width from
         default_mae_config({f'blocks.{i}.norm1.weight': torch.zeros(1) for i in range(12)})

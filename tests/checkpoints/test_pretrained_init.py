@@ -90,7 +90,7 @@ def test_width_mismatch_is_named(tmp_path):
     torch.save(src, tmp_path / 'wider.pth')
     model = target(tmp_path / 'wider.pth')
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    with pytest.raises(ValueError, match='shape mismatch for'):
+    with pytest.raises(ValueError, match=r'\b64\b.*\b32\b'):
         model.init_weights()
     for k, v in model.state_dict().items():  # nothing half-loaded
         assert torch.equal(v, before[k]), k
@@ -99,7 +99,7 @@ def test_width_mismatch_is_named(tmp_path):
 def test_not_a_vit_checkpoint(tmp_path):
     torch.save({'state_dict': {'conv1.weight': torch.zeros(64, 3, 7, 7), 'bn1.weight': torch.zeros(64)}},
                tmp_path / 'resnet.pth')
-    with pytest.raises(ValueError, match='not a ViT checkpoint'):
+    with pytest.raises(ValueError, match="'bn1.weight', 'conv1.weight'"):
         target(tmp_path / 'resnet.pth').init_weights()
 
 
@@ -121,5 +121,5 @@ class _RunsCode:
 
 def test_pickle_that_runs_code_is_refused(tmp_path):
     torch.save({'model': {'x': _RunsCode()}}, tmp_path / 'evil.pth', pickle_module=pickle)
-    with pytest.raises(RuntimeError, match='refused to load .*evil.pth'):
+    with pytest.raises(RuntimeError, match='evil.pth'):
         target(tmp_path / 'evil.pth').init_weights()

@@ -95,12 +95,11 @@ def test_vitpose_plus_config_keeps_the_experts_and_reports_the_other_datasets(tm
 
 
 @pytest.mark.parametrize('edit, match', [
-    (("type='TopDown',", "type='BottomUp',"), r"model.type='BottomUp' is not a ViTPose top-down model; accepted: "
-                                              r"\['TopDown', 'TopDownMoE'\]"),
-    (("policy='step'", "policy='poly'"), r"lr_config.policy='poly'; accepted: \['step', 'CosineAnnealing'\]"),
+    (("type='TopDown',", "type='BottomUp',"), r"model.type='BottomUp'.*\['TopDown', 'TopDownMoE'\]"),
+    (("policy='step'", "policy='poly'"), r"lr_config.policy='poly'.*\['step', 'CosineAnnealing'\]"),
     (("target_type = 'GaussianHeatmap'", "target_type = 'CombinedTarget'"), 'target_type'),
-    (("total_epochs = 210", "total_epochs = 210\nimport_ok = __import__('os')"), 'cannot read a Call'),
-    (("total_epochs = 210", "total_epochs = 210\nfor i in range(3): pass"), 'only `name = value` statements'),
+    (("total_epochs = 210", "total_epochs = 210\nimport_ok = __import__('os')"), 'Call'),
+    (("total_epochs = 210", "total_epochs = 210\nfor i in range(3): pass"), r'official.py:\d+'),
 ])
 def test_bad_configs_are_clear_errors(edit, match, tmp_path):
     src = tmp_path / 'official.py'
@@ -118,7 +117,7 @@ def test_tool_help_and_refusals(tmp_path, capsys):
     assert info.value.code == 0 and 'official ViTPose' in capsys.readouterr().out
     existing = tmp_path / 'exists.py'
     existing.write_text('')
-    with pytest.raises(SystemExit, match='not overwriting'):
+    with pytest.raises(SystemExit, match='exists.py'):
         tool.main([COCO, str(existing)])
-    with pytest.raises(SystemExit, match='config not found'):
+    with pytest.raises(SystemExit, match='nope.py'):
         tool.main([str(tmp_path / 'nope.py'), str(tmp_path / 'x.py')])

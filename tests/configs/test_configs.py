@@ -23,14 +23,25 @@ def test_configs_found():
     assert len(LEAVES) >= 9
 
 
-@pytest.mark.parametrize('path', PLAIN, ids=[osp.basename(c) for c in PLAIN])
+def _shapes_only(path: str) -> bool:
+    """L, H and G: shapes only, no 300M+ random inits; the attention, resolution and partial fine-tuning variants of
+    ViTPose-B too (their forward passes are tested on small models in tests/models/test_vit_attention_variants.py;
+    the micro demo below is forwarded)."""
+    variant = any(f'/{d}/' in path for d in ('attention', 'resolution', 'partial_finetune')) and '/demo/' not in path
+    return any(size in path for size in ('large', 'huge', 'giant')) or variant
+
+
+def _full_size_on_cpu(path: str) -> bool:
+    """A ViT-S or ViT-B config built with real weights: 3-12 s of CPU each, so marked slow."""
+    return not _shapes_only(path) and '/demo/' not in path and 'pose-samples' not in path
+
+
+@pytest.mark.parametrize('path', [pytest.param(c, marks=pytest.mark.slow) if _full_size_on_cpu(c) else c
+                                  for c in PLAIN], ids=[osp.basename(c) for c in PLAIN])
 def test_config_builds(path):
     cfg = Config.fromfile(path)
     init_default_scope(cfg.default_scope)
-    # L, H and G: shapes only, no 300M+ random inits; the issue-9 variants of ViTPose-B too (their forward passes
-    # are tested on small models in tests/models/test_vit_attention_variants.py; the micro demo below is forwarded)
-    variant = any(f'/{d}/' in path for d in ('attention', 'resolution', 'partial_finetune')) and '/demo/' not in path
-    big = any(size in path for size in ('large', 'huge', 'giant')) or variant
+    big = _shapes_only(path)
     with torch.device('meta' if big else 'cpu'):
         model = MODELS.build(cfg.model)
     multi = type(model).__name__ == 'MultiDatasetTopdownPoseEstimator'
@@ -52,7 +63,7 @@ def test_config_builds(path):
         published = dict(small=24e6, base=86e6, large=307e6, huge=632e6, giant=1.0e9)
         size = next(k for k in published if f'ViTPose-{k}' in path)
         assert sum(p.numel() for p in model.parameters()) == pytest.approx(published[size], rel=0.1)
-    if '6datasets' in path:  # the official ViTPose+ recipe and the released experts (FACTS.md)
+    if '6datasets' in path:  # the official ViTPose+ configs and the released experts' shapes
         size = next(k for k in ('small', 'base', 'large', 'huge') if f'plus-{k}' in path)
         assert bb.num_expert == 6 and bb.part_features == dict(small=96, base=192, large=256, huge=320)[size]
         assert cfg.optim_wrapper.optimizer.lr == 1e-3 and cfg.train_dataloader.batch_size == 128
@@ -89,7 +100,7 @@ PARTIAL = sorted(glob.glob(osp.join(ROOT, 'configs', 'partial_finetune', '*.py')
 
 
 def test_paper_flexibility_configs_are_all_there():
-    """Issue 9: seven attention rows, B/L/H at two resolutions, two partial fine-tunings; all top-down."""
+    """The paper's flexibility tables: seven attention rows, B/L/H at two resolutions, two partial fine-tunings; all top-down."""
     assert len(ATTENTION) == 7 and len(RESOLUTION) == 6 and len(PARTIAL) == 2
     for path in ATTENTION + RESOLUTION + PARTIAL:
         assert Config.fromfile(path).data_mode == 'topdown', path

@@ -43,14 +43,14 @@ def test_drop_last_drops_each_datasets_incomplete_batch():
 
 @pytest.mark.parametrize('batch_size', [0, -2, 2.5, True])
 def test_bad_batch_size_is_refused(batch_size):
-    with pytest.raises(ValueError, match='batch_size must be a positive integer'):
+    with pytest.raises(ValueError, match=f'batch_size.*got {batch_size!r}'):
         DatasetBatchSampler(DefaultSampler(_Combined((3, 4))), batch_size)
 
 
 def test_a_dataset_that_is_not_combined_is_refused():
-    with pytest.raises(TypeError, match='sub-datasets of a CombinedDataset'):
+    with pytest.raises(TypeError, match='CombinedDataset'):
         DatasetBatchSampler(DefaultSampler(list(range(5))), 2)
-    with pytest.raises(TypeError, match='torch Sampler'):
+    with pytest.raises(TypeError, match='got range'):
         DatasetBatchSampler(range(5), 2)
 
 

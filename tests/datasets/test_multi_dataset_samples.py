@@ -25,6 +25,7 @@ def cfg(samples_dir, tmp_path, monkeypatch):
     return cfg
 
 
+@pytest.mark.slow
 def test_runner_trains_and_validates_every_dataset(cfg):
     for d in cfg.train_dataloader.dataset.datasets:
         d.indices = 2  # two people of each of the six training sets: one mixed batch
@@ -74,18 +75,18 @@ def test_the_index_travels_through_combined_dataset(cfg):
 
 def test_evaluator_refuses_ambiguous_or_unknown_datasets():
     init_default_scope('mmpose')
-    with pytest.raises(ValueError, match='datasets share a dataset_name'):
+    with pytest.raises(ValueError, match="dataset_name.*'ap10k'"):
         EVALUATORS.build(dict(type='PerDatasetEvaluator', datasets=[dict(type='AP10KDataset')] * 2,
                               metrics=[dict(type='CocoMetric'), dict(type='CocoMetric')]))
-    with pytest.raises(ValueError, match='metric prefixes repeat'):
+    with pytest.raises(ValueError, match="prefixes.*'x'"):
         EVALUATORS.build(dict(type='PerDatasetEvaluator', datasets=[dict(type='CocoDataset'), dict(type='AicDataset')],
                               metrics=[dict(type='CocoMetric', prefix='x'), dict(type='CocoMetric', prefix='x')]))
-    with pytest.raises(ValueError, match='2 metrics for 1 datasets'):
+    with pytest.raises(ValueError, match='2 metrics.*1 datasets'):
         EVALUATORS.build(dict(type='PerDatasetEvaluator', datasets=[dict(type='CocoDataset')],
                               metrics=[dict(type='CocoMetric'), dict(type='CocoMetric')]))
     evaluator = EVALUATORS.build(dict(type='PerDatasetEvaluator', datasets=[dict(type='CocoDataset')],
                                       metrics=[dict(type='CocoMetric')]))
     from mmpose.structures import PoseDataSample
-    with pytest.raises(KeyError, match="a prediction of dataset 'aic' has no metric; metrics: \\['coco'\\]"):
+    with pytest.raises(KeyError, match="'aic'.*\\['coco'\\]"):
         evaluator.process([PoseDataSample(metainfo=dict(dataset_name='aic'))],
                           dict(inputs=[torch.zeros(1)], data_samples=[None]))

@@ -53,6 +53,7 @@ def evaluate(exports, model_file: str, name: str, extra=()) -> dict:
         return dict(json.load(f), preds=str(work / 'preds.pkl'))
 
 
+@pytest.mark.slow  # the `exports` fixture exports and evaluates a model: about 60 s of CPU
 def test_int8_export_is_quantized_and_close_to_fp32(exports):
     graph = onnx.load(exports['int8']).graph
     ops = {n.op_type for n in graph.node}
@@ -65,6 +66,7 @@ def test_int8_export_is_quantized_and_close_to_fp32(exports):
     assert report.heatmap_max_abs > 1e-4  # really int8 arithmetic, not the fp32 graph
 
 
+@pytest.mark.slow  # the `exports` fixture exports and evaluates a model: about 60 s of CPU
 def test_int8_export_runs_at_any_batch(exports):
     x = torch.randn(3, 3, 128, 96)
     with torch.no_grad():
@@ -74,6 +76,7 @@ def test_int8_export_runs_at_any_batch(exports):
     assert np.abs(got - want).max() <= 0.05 * np.abs(want).max()
 
 
+@pytest.mark.slow  # the `exports` fixture exports and evaluates a model: about 60 s of CPU
 def test_export_evaluates_as_its_checkpoint(exports):
     """The config's data, pipeline and metric, the export's network: fp32 gives the checkpoint's metrics, int8
     close to them."""
@@ -88,7 +91,8 @@ def test_export_evaluates_as_its_checkpoint(exports):
             assert fp32[key] == pytest.approx(want[key], abs=1e-6), key
     assert int8['coco/AP'] == pytest.approx(want['coco/AP'], abs=0.05)
     log = ''.join(p.read_text() for p in (exports['tmp'] / 'int8').rglob('*.log'))
-    assert f"evaluating the ONNX export {exports['int8']} (int8, onnxruntime CPUExecutionProvider)" in log
+    assert any(exports['int8'] in line and 'int8' in line and 'CPUExecutionProvider' in line
+               for line in log.splitlines())
     # the keypoints themselves (image pixels): fp32 those of torch, int8 really another computation, close
     exact = keypoint_displacement(want['preds'], fp32['preds'])
     assert exact['median'] <= 1e-4 and exact['max'] <= 0.05
@@ -96,15 +100,16 @@ def test_export_evaluates_as_its_checkpoint(exports):
     assert 1e-3 < shift['mean'] and shift['median'] <= 0.5
 
 
+@pytest.mark.slow  # the `exports` fixture exports and evaluates a model: about 60 s of CPU
 def test_export_of_other_crops_is_refused_by_the_tool(exports, tmp_path):
     """A 256x192 export evaluated with the 128x96 demo config stops before testing, naming both crop sizes."""
     source = build_export_source(config_name(), None, cfg_options=tiny_options(**{'model.backbone.depth': 1}))
     path = export_onnx(source, str(tmp_path / 'coco256.onnx'))
-    with pytest.raises(SystemExit, match=r'exported with TopdownAffine input_size=\[192, 256\], the config cuts its '
-                       r'test crops with input_size=\[96, 128\]'):
+    with pytest.raises(SystemExit, match=r'input_size=\[192, 256\].*input_size=\[96, 128\]'):
         evaluate(exports, path, 'wrong_crops')
 
 
+@pytest.mark.slow  # the `exports` fixture exports and evaluates a model: about 60 s of CPU
 def test_export_of_other_keypoints_is_refused(exports, tmp_path):
     """An AP-10K export against COCO's keypoints: refused (or warned with dataset_check='warn'), as a checkpoint."""
     from vitpose_mm.deploy import OnnxPoseModel
@@ -112,38 +117,40 @@ def test_export_of_other_keypoints_is_refused(exports, tmp_path):
     ap10k = build_export_source(AP10K, None, cfg_options=tiny_options(**{'model.backbone.depth': 1}))
     path = export_onnx(ap10k, str(tmp_path / 'ap10k.onnx'))
     no_pipeline = SimpleNamespace(pipeline=None, metainfo=exports['source'].dataset_meta)  # the demo's COCO keypoints
-    with pytest.raises(CheckpointMismatchError, match="predicts the keypoints of dataset 'ap10k'") as err:
+    with pytest.raises(CheckpointMismatchError, match="'ap10k'") as err:
         check_export_fits(OnnxPoseModel(path), no_pipeline, path)
     text = str(err.value)  # the fix for an export: another config, or warn; no fine-tuning advice
-    assert "evaluate it with a config of 'ap10k' (configs/ap10k/)" in text and 'load_from' not in text
+    assert 'configs/ap10k/' in text and 'load_from' not in text
     assert '--cfg-options checkpoint_loading.dataset_check=warn' in text
     check_export_fits(OnnxPoseModel(path), SimpleNamespace(pipeline=None, metainfo=ap10k.dataset_meta), path)
 
 
+@pytest.mark.slow  # the `exports` fixture exports and evaluates a model: about 60 s of CPU
 def test_files_that_are_no_export_are_refused_before_testing(exports, tmp_path):
     import onnx
     fake = tmp_path / 'fake.onnx'
     fake.write_text('not a model')
-    with pytest.raises(SystemExit, match=r'error: .*fake.onnx is not an ONNX model'):
+    with pytest.raises(SystemExit, match=r'error: .*fake.onnx'):
         load_tool('test').main([DEMO_CFG, str(fake)])
     bare = onnx.load(exports['fp32'])
     del bare.metadata_props[:]
     onnx.save(bare, str(tmp_path / 'bare.onnx'))
-    with pytest.raises(SystemExit, match=r"error: .*bare.onnx has no 'vitpose_mm' metadata entry"):
+    with pytest.raises(SystemExit, match=r"error: .*bare.onnx.*'vitpose_mm'"):
         load_tool('test').main([DEMO_CFG, str(tmp_path / 'bare.onnx')])
 
 
 def test_export_tool_refuses_unwritable_outputs_before_exporting(tmp_path, capsys):
     (tmp_path / 'a_file').write_text('x')
-    for out, words in ((tmp_path, 'is a folder; give the path of the .onnx file'),
-                       (tmp_path / 'a_file' / 'x.onnx', 'is a file, so')):
+    for out, words in ((tmp_path, f'{tmp_path} is a folder'),
+                       (tmp_path / 'a_file' / 'x.onnx', f"{tmp_path / 'a_file'} is a file")):
         code = load_tool('export_onnx').main([DEMO_CFG, 'none', str(out), '--int8'])
         err = capsys.readouterr()
         assert code == 1 and words in err.err and 'exporting' not in err.out + err.err
 
 
+@pytest.mark.slow  # the `exports` fixture exports and evaluates a model: about 60 s of CPU
 def test_test_tool_refuses_checkpoint_options_with_an_export(exports):
-    with pytest.raises(SystemExit, match='--precision, --compile, --src-grid and --launcher apply to checkpoints'):
+    with pytest.raises(SystemExit, match='--precision'):
         load_tool('test').main([DEMO_CFG, exports['int8'], '--precision', 'bf16'])
 
 

@@ -37,6 +37,7 @@ def exported(tmp_path_factory):
     return source, str(tmp / 'tiny.onnx')
 
 
+@pytest.mark.slow  # about 5 s of CPU
 def test_exported_heatmaps_equal_torch_at_any_batch(exported):
     source, path = exported
     graph = onnx.load(path).graph
@@ -50,7 +51,7 @@ def test_exported_heatmaps_equal_torch_at_any_batch(exported):
         assert got.shape == (batch, 17, 64, 48)
         assert np.abs(got - want).max() <= 1e-4
         assert np.abs(want).max() > 0.05  # heatmaps that are not all near zero
-    with pytest.raises(ValueError, match=r'crops must have shape \(N, 3, 256, 192\)'):
+    with pytest.raises(ValueError, match=r'\(N, 3, 256, 192\).*\(1, 3, 128, 96\)'):
         run(np.zeros((1, 3, 128, 96), np.float32))
 
 
@@ -91,6 +92,7 @@ def test_runtime_equals_pose_estimator(exported):
     assert np.abs(want[0].keypoints - want[1].keypoints).max() > 1  # the boxes give different keypoints
 
 
+@pytest.mark.slow  # about 6 s of CPU
 def test_fp16_export_runs_on_the_cpu_provider(exported, tmp_path):
     source, path = exported
     out = export_onnx(source, str(tmp_path / 'fp16.onnx'), 'fp16')
@@ -102,6 +104,7 @@ def test_fp16_export_runs_on_the_cpu_provider(exported, tmp_path):
     assert next(source.model.parameters()).dtype == torch.float32  # the torch model is left in fp32
 
 
+@pytest.mark.slow  # about 9 s of CPU
 def test_window_attention_variant_exports(tmp_path):
     source = build_export_source(WINDOW, None, cfg_options=options())
     randomize_(source.model, seed=4)
@@ -119,17 +122,17 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
     tool = load_tool('export_onnx')
     out = tmp_path / 'x.onnx'
     assert tool.main([config_name(), str(tmp_path / 'missing.pth'), str(out)]) == 1
-    assert 'checkpoint not found' in capsys.readouterr().err
+    assert 'missing.pth' in capsys.readouterr().err
     assert tool.main([config_name(), 'none', str(out), '--fp16', '--providers', 'CUDAExecutionProvider']) == 1
     err = capsys.readouterr().err
     assert "['CUDAExecutionProvider'] not available" in err and 'CPUExecutionProvider' in err
     assert tool.main([config_name(), 'none', str(out), '--batch', '1'] + cli_options(options())) == 1
-    assert 'batch must be >= 2' in capsys.readouterr().err
+    assert 'batch' in (err := capsys.readouterr().err) and 'got 1' in err
     assert tool.main([config_name(), 'none', str(out), '--dataset', 'ap10k']) == 1
-    assert 'no checkpoint is given' in capsys.readouterr().err
+    assert "dataset='ap10k'" in capsys.readouterr().err
     assert tool.main(['no_such_config', 'none', str(out)]) == 1
-    assert 'config not found: no_such_config' in capsys.readouterr().err
+    assert 'no_such_config' in capsys.readouterr().err
     assert not out.exists()
-    with pytest.raises(FileNotFoundError, match='ONNX model not found'):
+    with pytest.raises(FileNotFoundError, match='none.onnx'):
         OnnxPoseModel(str(tmp_path / 'none.onnx'))
 

@@ -7,6 +7,7 @@ blocks, a lost loss weight) leaves the loss where it started.
 """
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
@@ -23,6 +24,7 @@ DEMO_CFG = osp.join(ROOT, 'configs', 'demo', 'td-hm_ViTPose-tiny_1xb32-12e_synth
 STEPS, FACTOR = 40, 4.0
 
 
+@pytest.mark.slow  # trains a model for 40 steps
 def test_a_few_dozen_steps_overfit_a_handful_of_crops(tmp_path):
     data = generate_synthetic_coco(tmp_path / 'synthetic', num_train=4, num_val=0, seed=5)
     cfg = Config.fromfile(DEMO_CFG)

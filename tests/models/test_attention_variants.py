@@ -1,4 +1,5 @@
-"""Window, shifted-window and pooling-window attention (issue 9) against references built by hand."""
+"""Window, shifted-window and pooling-window attention (the ViTPose paper's attention-type ablation) against
+references built by hand."""
 import itertools
 
 import pytest
@@ -175,9 +176,9 @@ def test_window_attention_errors_name_the_argument():
         WindowAttention(DIM, HEADS, window_size=0)
     with pytest.raises(ValueError, match='shift_size'):
         WindowAttention(DIM, HEADS, window_size=4, shift_size=4)
-    with pytest.raises(ValueError, match=r'WindowAttention needs the patch grid hw=\(Hp, Wp\)'):
+    with pytest.raises(ValueError, match='hw='):
         WindowAttention(DIM, HEADS, window_size=4)(torch.randn(1, 16, DIM))
-    with pytest.raises(ValueError, match='15 tokens cannot hold a 4x4 patch grid'):
+    with pytest.raises(ValueError, match='15 tokens.*4x4'):
         WindowAttention(DIM, HEADS, window_size=4)(torch.randn(1, 15, DIM), (4, 4))
 
 

@@ -288,7 +288,7 @@ def test_gt_losses_match_head_loss_with_weights():
 # ---- bad input, refused at construction -------------------------------------------------------------------
 def test_missing_teacher_config_and_checkpoint_are_named(files, tmp_path, monkeypatch):
     ckpt = files['teacher']['checkpoint']
-    with pytest.raises(FileNotFoundError, match='no_such_teacher.py.*never the working directory'):
+    with pytest.raises(FileNotFoundError, match='no_such_teacher.py'):
         distiller(teacher=dict(config='no_such_teacher.py', checkpoint=ckpt),
                   heatmap_distill=dict(type='KeypointMSELoss'))
     # a file of that name in the working directory is not used
@@ -301,47 +301,47 @@ def test_missing_teacher_config_and_checkpoint_are_named(files, tmp_path, monkey
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         distiller(teacher=dict(config=model_cfg(), checkpoint=str(tmp_path / 'missing.pth')),
                   heatmap_distill=dict(type='KeypointMSELoss'))
-    with pytest.raises(ValueError, match='needs a checkpoint'):
+    with pytest.raises(ValueError, match='checkpoint='):
         distiller(stage=1, teacher=dict(config=model_cfg()))
 
 
 @pytest.mark.parametrize('change,match', [
-    (dict(keypoints=14), r'keypoints 14 vs the student\'s 17'),
-    (dict(img=(128, 96), heatmap=(24, 32)), r'input size \(w, h\) \(96, 128\) vs the student\'s \(48, 64\)'),
+    (dict(keypoints=14), r'keypoints.*14.*17'),
+    (dict(img=(128, 96), heatmap=(24, 32)), r'input size.*\(96, 128\).*\(48, 64\)'),
 ])
 def test_teacher_config_that_does_not_match_the_student_is_named(files, change, match):
-    with pytest.raises(ValueError, match='teacher config <teacher config dict> does not match the student: ' + match):
+    with pytest.raises(ValueError, match='<teacher config dict>.*' + match):
         distiller(teacher=dict(config=model_cfg(**change), checkpoint=files['teacher']['checkpoint']),
                   heatmap_distill=dict(type='KeypointMSELoss'))
 
 
 def test_teacher_checkpoint_that_does_not_match_its_config_is_named(files, tmp_path):
     other_kpts = save_model(model_cfg(keypoints=14), tmp_path / 'kpts14.pth')
-    with pytest.raises(ValueError, match='kpts14.pth does not fit the teacher config.*final_layer'):
+    with pytest.raises(ValueError, match='kpts14.pth.*final_layer'):
         distiller(teacher=dict(config=model_cfg(), checkpoint=other_kpts), heatmap_distill=dict(type='KeypointMSELoss'))
     other_size = save_model(model_cfg(img=(128, 96), heatmap=(24, 32)), tmp_path / 'size.pth')
-    with pytest.raises(ValueError, match='size.pth was made for another input size'):
+    with pytest.raises(ValueError, match='size.pth.*input size'):
         distiller(stage=1, teacher=dict(config=model_cfg(), checkpoint=other_size))
-    with pytest.raises(ValueError, match='normalises its input differently'):
+    with pytest.raises(ValueError, match="'mean'"):
         distiller(stage=1, teacher=dict(config=dict(model_cfg(), data_preprocessor=dict(PREPROCESSOR, mean=[0] * 3)),
                                         checkpoint=files['teacher']['checkpoint']))
 
 
 def test_token_files_and_other_bad_arguments_are_named(files):
-    with pytest.raises(KeyError, match='teacher.pth holds no .backbone.extra_tokens.'):
+    with pytest.raises(KeyError, match="teacher.pth.*'backbone.extra_tokens'"):
         distiller(knowledge_token=dict(checkpoint=files['teacher']['checkpoint']))
-    with pytest.raises(ValueError, match='token16.pth is 16 wide but the teacher config .* has a 32-wide backbone'):
+    with pytest.raises(ValueError, match='token16.pth.*16.*32'):
         distiller(teacher=files['teacher'], knowledge_token=dict(checkpoint=files['token16']),
                   heatmap_distill=dict(type='KeypointMSELoss'))
-    with pytest.raises(ValueError, match='plain training'):
+    with pytest.raises(ValueError, match='knowledge_token.*heatmap_distill'):
         distiller(teacher=files['teacher'])
     with pytest.raises(ValueError, match=r"unknown keys \['chekpoint'\]"):
         distiller(teacher=dict(config=model_cfg(), chekpoint='x.pth'))
-    with pytest.raises(ValueError, match='stage 1 takes its network from the teacher config'):
+    with pytest.raises(ValueError, match=r"stage 1.*\['backbone'\]"):
         distiller(stage=1, teacher=files['teacher'], backbone=model_cfg()['backbone'])
     student = model_cfg(embed=16)
     student['backbone'] = dict(type='HRNet', extra={})
-    with pytest.raises(ValueError, match="knowledge tokens need a ViT backbone .*'HRNet'"):
+    with pytest.raises(ValueError, match="ViT.*'HRNet'"):
         distiller(student=student, knowledge_token=dict(checkpoint=files['stage1']))
     # stage 1 takes the teacher's normalisation when none is given
     stage1 = MODELS.build(dict(type='KnowledgeTokenDistiller', stage=1, teacher=files['teacher']))
@@ -375,10 +375,10 @@ def test_extract_tool_errors(files, tmp_path, capsys):
         extract_tool.parse_args(['--help'])
     assert e.value.code == 0 and '--config' in capsys.readouterr().out
     assert extract_tool.main([str(tmp_path / 'nope.pth'), str(tmp_path / 'out.pth')]) == 1
-    assert 'checkpoint not found' in capsys.readouterr().err
+    assert 'nope.pth' in capsys.readouterr().err
     plain_micro = osp.join(ROOT, 'configs', 'distill', 'demo', 'td-hm_ViTPose-micro_1xb32-12e_synthetic-128x96.py')
     assert extract_tool.main([files['stage1'], str(tmp_path / 'out.pth'), '--config', plain_micro]) == 1
-    assert 'does not load into the model of' in capsys.readouterr().err and not (tmp_path / 'out.pth').exists()
+    assert plain_micro in capsys.readouterr().err and not (tmp_path / 'out.pth').exists()
 
 
 # ---- end to end with mim ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 (vitpose_mm.models.distillers.teacher and the construction of KnowledgeTokenDistiller)."""
 import copy
 import os.path as osp
+import re
 from typing import Optional
 
 import pytest
@@ -36,13 +37,13 @@ def test_teacher_config_as_a_whole_config_a_config_dict_or_a_file(tmp_path):
     model, _ = teacher_model_cfg(Config(whole).model)
     assert type(model) is dict and type(model['backbone']) is dict and model == model_cfg()
     (tmp_path / 'no_model.py').write_text('train_cfg = dict(max_epochs=1)\n')
-    with pytest.raises(ValueError, match=r'no_model.py has no `model` dict'):
+    with pytest.raises(ValueError, match=r'no_model.py.*`model`'):
         teacher_model_cfg(str(tmp_path / 'no_model.py'))
-    with pytest.raises(ValueError, match=r"model dict \(with `type`\).*got keys \['backbone', 'head'\]"):
+    with pytest.raises(ValueError, match=r"\['backbone', 'head'\]"):
         teacher_model_cfg(dict(backbone={}, head={}))
     with pytest.raises(ValueError, match='got keys'):
         teacher_model_cfg(dict(model='not a dict'))
-    with pytest.raises(TypeError, match='teacher config must be a path or a dict, got int'):
+    with pytest.raises(TypeError, match='int'):
         teacher_model_cfg(3)
 
 
@@ -63,8 +64,7 @@ def test_sizes_and_keypoints_read_off_a_model_config():
 def test_heatmap_size_is_compared_only_for_heatmap_distillation():
     teacher, student = model_cfg(img=(64, 48), heatmap=(24, 32)), model_cfg(img=(64, 48), heatmap=(12, 16))
     check_compatible(teacher, 't.py', student, PREPROCESSOR, need_heatmaps=False)
-    with pytest.raises(ValueError, match=r"t.py does not match the student: heatmap size \(w, h\) \(24, 32\) vs the "
-                                         r"student's \(12, 16\) \(head.decoder.heatmap_size\)"):
+    with pytest.raises(ValueError, match=r't.py.*\(24, 32\).*\(12, 16\).*head.decoder.heatmap_size'):
         check_compatible(teacher, 't.py', student, PREPROCESSOR, need_heatmaps=True)
     # a size or count the teacher's config does not state is not compared
     unsized = model_cfg(keypoints=14)
@@ -80,7 +80,7 @@ def test_teacher_normalisation_is_compared_entry_by_entry(change):
     check_compatible(model_cfg(), 't.py', model_cfg(), student, need_heatmaps=True)
     teacher = dict(model_cfg(), data_preprocessor=dict(PREPROCESSOR, **change))
     key = next(iter(change))
-    with pytest.raises(ValueError, match=rf"t.py normalises its input differently \(.*'{key}'.*\) from this model"):
+    with pytest.raises(ValueError, match=rf"t.py.*'{key}'"):
         check_compatible(teacher, 't.py', model_cfg(), student, need_heatmaps=False)
     check_compatible(dict(model_cfg(), data_preprocessor=None), 't.py', model_cfg(), None, need_heatmaps=False)
 
@@ -89,9 +89,9 @@ def test_teacher_normalisation_is_compared_entry_by_entry(change):
 def test_teacher_checkpoint_must_be_a_local_file(files):
     model = build_teacher(model_cfg(), 't.py', files['teacher']['checkpoint'])
     for path in ('', None):
-        with pytest.raises(ValueError, match=r'the teacher \(t.py\) needs a checkpoint'):
+        with pytest.raises(ValueError, match=r't.py.*checkpoint'):
             load_teacher_checkpoint(model, path, 't.py')
-    with pytest.raises(ValueError, match='teacher checkpoint https://x/t.pth: only local files are supported'):
+    with pytest.raises(ValueError, match='https://x/t.pth'):
         load_teacher_checkpoint(model, 'https://x/t.pth', 't.py')
 
 
@@ -111,11 +111,11 @@ def test_teacher_must_be_a_topdown_estimator_with_a_head(files):
     """Both a backbone and a head (not None) are needed; a model with both goes on to the checkpoint."""
     ckpt = files['teacher']['checkpoint']
     for parts in (dict(), dict(with_head=None), dict(with_backbone=False, with_head=True)):
-        with pytest.raises(ValueError, match='t.py builds a _Parts without backbone and head; a top-down'):
+        with pytest.raises(ValueError, match='t.py.*_Parts'):
             build_teacher(dict(type=_Parts, **parts), 't.py', ckpt)
-    with pytest.raises(ValueError, match='t.py builds a ViT without backbone and head'):
+    with pytest.raises(ValueError, match='t.py.*ViT'):
         build_teacher(model_cfg()['backbone'], 't.py', ckpt)
-    with pytest.raises(ValueError, match='does not fit the teacher config t.py'):
+    with pytest.raises(ValueError, match=rf'{re.escape(ckpt)}.*t.py'):
         build_teacher(dict(type=_Parts, with_head=True), 't.py', ckpt)
 
 
@@ -164,8 +164,8 @@ def test_token_file_shapes_and_dtype(tmp_path):
     for bad in (torch.randn(2, 1, 16), torch.randn(1, 0, 16), torch.randn(1, 1, 1, 16), torch.randn(16)):
         with pytest.raises(ValueError) as error:
             read_token(token_file(bad))
-        assert f'has shape {tuple(bad.shape)}; expected (1, n, C)' in str(error.value)
-    with pytest.raises(ValueError, match='knowledge_token needs the checkpoint of a stage-1 run'):
+        assert str(tuple(bad.shape)) in str(error.value)
+    with pytest.raises(ValueError, match='knowledge_token.*checkpoint'):
         read_token('')
 
 
@@ -178,41 +178,40 @@ def test_backbone_width_and_token_count_checks():
     assert _with_tokens(backbone, 2, trainable=True, own=False)['num_extra_tokens'] == 0
     assert backbone == dict(type='vitpose_mm.ViT', embed_dim=32)  # the caller's config is not changed
     assert _with_tokens(dict(backbone, num_extra_tokens=1), 1, trainable=True)['num_extra_tokens'] == 1
-    with pytest.raises(ValueError, match=r'backbone num_extra_tokens=2, but 1 token\(s\) are used'):
+    with pytest.raises(ValueError, match=r'num_extra_tokens=2.*1 token'):
         _with_tokens(dict(backbone, num_extra_tokens=2), 1, trainable=True)
-    with pytest.raises(ValueError, match='the knowledge token is frozen in this stage: remove extra_tokens_trainable'):
+    with pytest.raises(ValueError, match='frozen.*extra_tokens_trainable'):
         _with_tokens(dict(backbone, extra_tokens_trainable=True), 1, trainable=False)
-    with pytest.raises(ValueError, match='the knowledge token is learned in this stage'):
+    with pytest.raises(ValueError, match='learned.*extra_tokens_trainable'):
         _with_tokens(dict(backbone, extra_tokens_trainable=False), 1, trainable=True)
     assert _with_tokens(dict(backbone, extra_tokens_trainable=False), 1, trainable=False)['num_extra_tokens'] == 1
 
 
 def test_stage_arguments_are_checked(files):
     teacher = files['teacher']
-    with pytest.raises(ValueError, match=r'stage must be 1 \(token learning\) or 2 \(student training\), got 3'):
+    with pytest.raises(ValueError, match='stage.*got 3'):
         distiller(stage=3, teacher=teacher)
-    with pytest.raises(ValueError, match='stage 1 learns a token on a trained teacher'):
+    with pytest.raises(ValueError, match='stage 1.*teacher='):
         distiller(stage=1)
     for bad in (0, True, 1.0):
-        with pytest.raises(ValueError, match=rf'num_tokens must be an int >= 1, got {bad!r}'):
+        with pytest.raises(ValueError, match=rf'num_tokens.*got {bad!r}'):
             distiller(stage=1, teacher=teacher, num_tokens=bad)
-    with pytest.raises(ValueError, match=r"stage 1 takes its network from the teacher config; remove \['backbone', "
-                                         r"'neck', 'head', 'knowledge_token', 'heatmap_distill'\]"):
+    with pytest.raises(ValueError, match=r"stage 1.*\['backbone', 'neck', 'head', "
+                                         r"'knowledge_token', 'heatmap_distill'\]"):
         distiller(stage=1, teacher=teacher, backbone={}, neck={}, head={}, knowledge_token={}, heatmap_distill=KD)
     assert MODELS.build(dict(type='KnowledgeTokenDistiller', knowledge_token=dict(checkpoint=files['stage1']),
                              **{k: v for k, v in model_cfg().items() if k != 'type'})).stage == 2  # the default
     student = model_cfg(embed=16)
     for missing in ('backbone', 'head'):
-        with pytest.raises(ValueError, match='stage 2 trains a student: give its backbone and head'):
+        with pytest.raises(ValueError, match='stage 2.*backbone and head'):
             distiller(student=dict(student, **{missing: None}), heatmap_distill=KD, teacher=teacher)
-    with pytest.raises(ValueError, match='heatmap_distill needs a teacher'):
+    with pytest.raises(ValueError, match='heatmap_distill.*teacher='):
         distiller(heatmap_distill=KD, knowledge_token=dict(checkpoint=files['stage1']))
-    with pytest.raises(ValueError, match=r"knowledge_token has unknown keys \['proj'\]; allowed: \['checkpoint', "
-                                         r"'key', 'proj_trainable'\]"):
+    with pytest.raises(ValueError, match=r"knowledge_token.*\['proj'\].*\['checkpoint', 'key', 'proj_trainable'\]"):
         distiller(knowledge_token=dict(checkpoint=files['stage1'], proj=False))
     regression = dict(student, head=dict(type='RegressionHead', in_channels=16, num_joints=17,
                                          decoder=dict(type='RegressionLabel', input_size=(48, 64))))
-    with pytest.raises(ValueError, match='heatmap_distill needs a heatmap head .HeatmapHead., got RegressionHead'):
+    with pytest.raises(ValueError, match='heatmap_distill.*RegressionHead'):
         distiller(student=regression, teacher=teacher, heatmap_distill=KD)
 
 
@@ -291,8 +290,7 @@ def test_teacher_heatmaps_of_another_shape_stop_the_step(files, tmp_path):
     cfg['head'] = dict(cfg['head'], num_deconv_layers=2, num_deconv_filters=(16, 16), num_deconv_kernels=(4, 4))
     teacher = dict(config=cfg, checkpoint=save_model(cfg, tmp_path / 'deeper.pth'))
     model = distiller(teacher=teacher, heatmap_distill=KD)
-    with pytest.raises(RuntimeError, match=r'teacher heatmaps \(2, 17, 32, 24\) vs student heatmaps '
-                                           r'\(2, 17, 16, 12\)'):
+    with pytest.raises(RuntimeError, match=r'\(2, 17, 32, 24\).*\(2, 17, 16, 12\)'):
         model.loss(*batch())
 
 
@@ -334,7 +332,7 @@ def test_heatmap_size_is_checked_only_with_heatmap_distillation(files):
     teacher = dict(files['teacher'], config=model_cfg(heatmap=(24, 32)))  # same weights, another codec
     token = dict(checkpoint=files['stage1'])
     assert distiller(teacher=teacher, knowledge_token=token).teacher is not None
-    with pytest.raises(ValueError, match=r"heatmap size \(w, h\) \(24, 32\) vs the student's \(12, 16\)"):
+    with pytest.raises(ValueError, match=r'heatmap size.*\(24, 32\).*\(12, 16\)'):
         distiller(teacher=teacher, knowledge_token=token, heatmap_distill=KD)
 
 
@@ -342,7 +340,7 @@ def test_student_input_size_from_its_backbone_when_its_head_has_no_codec(files):
     student = model_cfg(embed=16)
     del student['head']['decoder']
     teacher = dict(files['teacher'], config=model_cfg(img=(128, 96), heatmap=(24, 32)))
-    with pytest.raises(ValueError, match=r"input size \(w, h\) \(96, 128\) vs the student's \(48, 64\)"):
+    with pytest.raises(ValueError, match=r'input size.*\(96, 128\).*\(48, 64\)'):
         distiller(student=student, teacher=teacher, knowledge_token=dict(checkpoint=files['stage1']))
 
 
@@ -390,8 +388,7 @@ def test_teacher_checkpoint_recording_another_grid_is_refused_not_resampled(file
     ckpt = torch.load(files['teacher']['checkpoint'])
     ckpt['meta']['vitpose_mm'] = dict(grid=[6, 8], patch_size=[8, 8])
     torch.save(ckpt, tmp_path / 'transposed.pth')
-    with pytest.raises(ValueError, match=r'transposed.pth was made for another input size than the teacher config '
-                                         r't.py: it records a 6x8 patch grid, the config builds 8x6'):
+    with pytest.raises(ValueError, match=r'transposed.pth.*t.py.*6x8.*8x6'):
         build_teacher(model_cfg(), 't.py', str(tmp_path / 'transposed.pth'))
     ckpt['meta']['vitpose_mm'] = dict(grid=[8, 6], patch_size=[8, 8])  # its own grid: loaded as it is
     torch.save(ckpt, tmp_path / 'recorded.pth')

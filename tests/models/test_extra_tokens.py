@@ -67,7 +67,7 @@ def test_tokens_given_in_forward_replace_the_own_ones():
     torch.testing.assert_close(per_sample, own, rtol=0, atol=0)
     assert three.shape == own.shape and not torch.allclose(three, own)
     assert not torch.allclose(plain, own)
-    with pytest.raises(ValueError, match=r'extra tokens must have shape .*got \(1, 1, 16\)'):
+    with pytest.raises(ValueError, match=r'\(1, 1, 16\)'):
         model(x, extra_tokens=torch.zeros(1, 1, 16))
 
 

@@ -40,6 +40,7 @@ def displacement(a, b):
     return np.linalg.norm(a - b, axis=-1)
 
 
+@pytest.mark.slow  # the `trained` fixture trains a model for about a minute
 def test_bf16_matches_fp32_within_tolerance(trained):
     model, batch = trained
     kpts, hms = predict(model, batch)
@@ -57,6 +58,7 @@ def test_bf16_matches_fp32_within_tolerance(trained):
     assert np.median(d) < 0.25, d
 
 
+@pytest.mark.slow  # the `trained` fixture trains a model for about a minute
 def test_flip_test_in_one_batch_equals_two_passes(trained):
     model, batch = trained
     kpts, hms = predict(model, batch, flip=True)  # mmpose's predict: two backbone passes
@@ -71,6 +73,7 @@ def test_flip_test_in_one_batch_equals_two_passes(trained):
     assert displacement(no_flip, kpts).mean() > 1e-3  # the flip test does change the result
 
 
+@pytest.mark.slow  # the `trained` fixture trains a model for about a minute
 def test_runner_fp16_switch_gives_fp32_keypoints_on_cpu(trained):
     """``--cfg-options test_cfg.fp16=True`` makes mmengine's test loop run under ``autocast``: bf16 on the CPU."""
     model, batch = trained
@@ -82,6 +85,7 @@ def test_runner_fp16_switch_gives_fp32_keypoints_on_cpu(trained):
     assert 0 < np.median(d) < 0.25, d  # autocast did run; see the bf16 test for the median
 
 
+@pytest.mark.slow  # the `trained` fixture trains a model for about a minute
 def test_compile_matches_fp32(trained):
     """The compile wiring (backbone and head layers compiled in place, parameter names kept) with the aot_eager
     backend: inductor's C++ build takes minutes on this CPU; tools/benchmark.py measures inductor's heatmaps."""
@@ -96,15 +100,16 @@ def test_compile_matches_fp32(trained):
 
 
 def test_bad_precision_is_named():
-    with pytest.raises(ValueError, match=r"precision must be one of \['fp32', 'bf16', 'fp16'\], got 'int8'"):
+    with pytest.raises(ValueError, match="precision.*'int8'"):
         precision_dtype('int8', torch.device('cpu'))
-    with pytest.raises(ValueError, match="'fp16' needs a CUDA device.*use 'bf16' or 'fp32'"):
+    with pytest.raises(ValueError, match="'fp16'.*cpu"):
         precision_dtype('fp16', torch.device('cpu'))
     assert precision_dtype('bf16', torch.device('cpu')) is torch.bfloat16
 
 
+@pytest.mark.slow  # the `trained` fixture trains a model for about a minute
 def test_enabling_twice_with_other_settings_is_refused(trained):
     model = enable_fast_inference(copy.deepcopy(trained[0]), 'bf16')
     assert enable_fast_inference(model, 'bf16') is model
-    with pytest.raises(ValueError, match='already enabled'):
+    with pytest.raises(ValueError, match="'bf16'.*'fp32'"):
         enable_fast_inference(model, 'fp32')

@@ -287,7 +287,7 @@ def test_official_and_mmpose_names_build_the_same_module():
 def test_loss_and_alias_together_raise():
     with pytest.raises(ValueError, match='loss_keypoint'):
         TopdownHeatmapSimpleHead(**CLASSIC, loss=MSE, loss_keypoint=MSE)
-    with pytest.raises(ValueError, match='KeypointMSELoss'):
+    with pytest.raises(ValueError, match='JointsMSELoss'):
         TopdownHeatmapSimpleHead(**CLASSIC, loss_keypoint=dict(type='JointsMSELoss', use_target_weight=True))
 
 
@@ -295,9 +295,9 @@ def test_loss_and_alias_together_raise():
     (dict(extra=dict(final_conv_kernel=1, decay=1)), r"extra has unknown keys \['decay'\]"),
     (dict(extra=dict(final_conv_kernel=5)), 'final_conv_kernel'),
     (dict(extra=dict(num_conv_layers=2, num_conv_kernels=(3, ))), 'num_conv_kernels'),
-    (dict(extra=dict(final_conv_kernel=1, num_conv_layers=-1)), r"extra\['num_conv_layers'\] must be an int >= 0, got -1"),
-    (dict(extra=dict(final_conv_kernel=1, num_conv_layers='2')), r"must be an int >= 0, got '2'"),
-    (dict(extra=[1]), 'extra must be a dict'),
+    (dict(extra=dict(final_conv_kernel=1, num_conv_layers=-1)), r"num_conv_layers.*-1"),
+    (dict(extra=dict(final_conv_kernel=1, num_conv_layers='2')), r"num_conv_layers.*'2'"),
+    (dict(extra=[1]), 'extra.*list'),
     (dict(num_deconv_filters=(256, )), 'num_deconv_filters'),
     (dict(num_deconv_kernels=(4, 4, 4)), 'num_deconv_kernels'),
     (dict(num_deconv_layers=-1), 'num_deconv_layers'),
@@ -369,7 +369,7 @@ def test_final_layer_is_the_mmpose_form_of_extra():
     by_final_layer = TopdownHeatmapSimpleHead(**dict(SIMPLE, extra=None,
                                                      final_layer=dict(kernel_size=3, padding=1)))
     assert repr(by_final_layer) == repr(by_extra)
-    with pytest.raises(ValueError, match='not both'):
+    with pytest.raises(ValueError, match="final_layer.*extra\\['final_conv_kernel'\\]"):
         TopdownHeatmapSimpleHead(**dict(SIMPLE, final_layer=dict(kernel_size=3, padding=1)))
 
 
@@ -405,5 +405,5 @@ def test_flip_test_takes_a_list_of_two_views():
     samples = _packed_samples()
     feats = (_feats(), )
     for bad in ((feats, feats), [feats, feats, feats]):
-        with pytest.raises(AssertionError, match=r'flip test: feats must be \[feats, feats_flipped\]'):
+        with pytest.raises(AssertionError, match='feats_flipped'):
             head.predict(bad, samples, test_cfg=dict(flip_test=True))

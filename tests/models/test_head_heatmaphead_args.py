@@ -172,8 +172,7 @@ def test_a_0x_and_a_1x_name_of_the_same_thing_is_an_error(kwargs, names):
 
 
 def test_unknown_argument_names_it_and_the_accepted_ones():
-    with pytest.raises(ValueError, match=r"unknown argument\(s\) \['deconv_channels'\]; accepted: .*"
-                                         r"'deconv_out_channels'.*'num_deconv_filters'"):
+    with pytest.raises(ValueError, match=r"\['deconv_channels'\].*'deconv_out_channels'.*'num_deconv_filters'"):
         TopdownHeatmapSimpleHead(in_channels=32, out_channels=17, deconv_channels=(256, ))
 
 

@@ -1,5 +1,7 @@
 """ViTPose's ViT as MAE's encoder: masking, order restoring, the plain forward, non-square grids
 (vitpose_mm.models.mae, vitpose_mm.models.layers.masking)."""
+import re
+
 import pytest
 import torch
 from mmpretrain.models.utils import build_2d_sincos_position_embedding
@@ -29,9 +31,9 @@ def test_masking_keeps_the_requested_share_and_restores_order(length, ratio, kep
 def test_mask_ratio_is_checked():
     assert num_kept(100, 0.9) == 10  # int(100 * (1 - 0.9)) would be 9
     for bad in (-0.1, 1.0):
-        with pytest.raises(ValueError, match='mask_ratio must be in'):
+        with pytest.raises(ValueError, match=f'mask_ratio.*{bad!r}'):
             ViTPoseMAE(**ARCH, mask_ratio=bad)
-    with pytest.raises(ValueError, match='keeps no token'):
+    with pytest.raises(ValueError, match='mask_ratio=0.99.*12'):
         ViTPoseMAE(**ARCH, mask_ratio=0.99)  # 12 tokens
 
 
@@ -63,7 +65,7 @@ def test_masked_encoder_sees_only_the_kept_tokens():
         i, j = divmod(k, 3)
         seen[max(16 * i - 2, 0):16 * i + 14, max(16 * j - 2, 0):16 * j + 14] = True
     assert torch.equal(x.grad[0].abs().sum(0) > 0, seen)
-    with pytest.raises(ValueError, match='masked forward'):
+    with pytest.raises(ValueError, match=r'\(96, 48\)'):
         mae(torch.randn(1, 3, 96, 48))
 
 
@@ -98,9 +100,9 @@ def test_patchify_round_trip_on_a_non_square_grid():
     init_default_scope('mmpose')  # as after any pose config: the head still finds mmpretrain's loss
     head = ViTPoseMAEHead(loss=dict(type='PixelReconstructionLoss', criterion='L2'), grid=(16, 12))
     assert torch.equal(head.unpatchify(head.patchify(imgs)), imgs)
-    with pytest.raises(ValueError, match='not divisible'):
+    with pytest.raises(ValueError, match='250x192.*patch_size=16'):
         patchify(torch.randn(1, 3, 250, 192), 16)
-    with pytest.raises(ValueError, match='patches of a 12x15 grid'):
+    with pytest.raises(ValueError, match='12x15'):
         unpatchify(patches, 16, (12, 15))
 
 
@@ -110,9 +112,9 @@ def test_decoder_and_head_take_an_h_w_grid_and_refuse_others():
                                 decoder_num_heads=2)
     assert decoder.grid == (4, 3) and type(decoder.grid[0]) is int
     for bad in ((16, ), (0, 12), (16, -1), (4, 3, 1)):
-        with pytest.raises(ValueError, match=r'grid must be \(h, w\) with positive sides, got'):
+        with pytest.raises(ValueError, match=re.escape(f'grid must be (h, w) with positive sides, got {bad!r}')):
             ViTPoseMAEDecoder(grid=bad, embed_dim=32, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
-        with pytest.raises(ValueError, match=r'grid must be \(h, w\) with positive sides'):
+        with pytest.raises(ValueError, match=re.escape(repr(bad))):
             ViTPoseMAEHead(loss=loss, grid=bad)
     # the head's options reach mmpretrain's head; unpatchify uses its grid, patch size and channels
     head = ViTPoseMAEHead(loss=loss, grid=(3, 2), norm_pix=True, patch_size=8, in_channels=1)
@@ -201,9 +203,9 @@ def test_positions_without_class_row_and_one_channel_patches():
     patches = patchify(imgs, 4)
     assert patches.shape == (1, 6, 16) and torch.equal(patches[0, 4], imgs[0, 0, 4:8, 4:8].reshape(-1))
     assert torch.equal(unpatchify(patches, 4, (2, 3), channels=1), imgs)
-    with pytest.raises(ValueError, match=r'expected \(B, 6, 48\) patches of a 2x3 grid, got \(1, 6, 16\)'):
+    with pytest.raises(ValueError, match=r'\(B, 6, 48\).*2x3.*\(1, 6, 16\)'):
         unpatchify(patches, 4, (2, 3))  # three channels by default
-    with pytest.raises(ValueError, match='patches of a 2x3 grid'):
+    with pytest.raises(ValueError, match='2x3'):
         unpatchify(patches[0], 4, (2, 3), channels=1)
 
 

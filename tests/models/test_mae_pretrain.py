@@ -19,6 +19,7 @@ from vitpose_mm.models.mae import ViTPoseMAE, ViTPoseMAEDecoder, ViTPoseMAEHead
 DEMO = osp.join(ROOT, 'configs', 'mae', 'demo', 'mae_ViTPose-micro_1xb64-30e_synthetic-crops-128x96.py')
 
 
+@pytest.mark.slow  # trains MAE for a few dozen steps
 def test_pretraining_lowers_the_reconstruction_loss(tmp_path):
     generate_synthetic_coco(tmp_path, num_train=3, num_val=0, seed=1)
     cfg = Config.fromfile(DEMO)
@@ -97,15 +98,14 @@ def test_a_ratio_keeping_one_token():
     encoder = ViTPoseMAE(**SMALL, mask_ratio=0.95)
     latent, mask, _ = encoder(torch.randn(2, 3, 64, 48))
     assert latent.shape == (2, 1 + 1, 32) and mask.sum(1).tolist() == [11., 11.]
-    with pytest.raises(ValueError, match='mask_ratio=0.97 keeps no token of 12'):
+    with pytest.raises(ValueError, match='mask_ratio=0.97.*12'):
         ViTPoseMAE(**SMALL, mask_ratio=0.97)
 
 
 def test_masked_forward_names_the_sizes_that_differ():
     """The masked forward needs the grid its decoder positions were made for; the error gives both sizes and grids."""
     encoder = ViTPoseMAE(**SMALL)
-    with pytest.raises(ValueError, match=r'input \(96, 48\) gives a 6x3 grid, but the model was built for '
-                                         r'img_size=\(64, 48\) \(4x3\)'):
+    with pytest.raises(ValueError, match=r'\(96, 48\).*6x3.*img_size=\(64, 48\).*4x3'):
         encoder(torch.randn(1, 3, 96, 48))
 
 

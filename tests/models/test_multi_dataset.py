@@ -191,7 +191,7 @@ def test_plain_estimator_with_experts_warns_once_when_training():
     logger = MMLogger.get_current_instance()
     logger.addHandler(handler)
     try:
-        with pytest.warns(UserWarning, match='num_expert=6 is training without dataset_source') as record:
+        with pytest.warns(UserWarning, match='num_expert=6.*dataset_source') as record:
             model.loss(data['inputs'], data['data_samples'])
     finally:
         logger.removeHandler(handler)
@@ -212,15 +212,13 @@ def test_plain_estimator_with_experts_warns_once_when_training():
 
 def test_sample_of_a_dataset_without_head_is_refused():
     model = multi_model()
-    with pytest.raises(KeyError, match=r"dataset 'ap10k' has no head in this model: heads are \['coco', 'aic', "
-                       r"'mpii'\]"):
+    with pytest.raises(KeyError, match=r"'ap10k'.*\['coco', 'aic', 'mpii'\]"):
         model.loss(torch.randn(2, 3, H, W), [sample('coco'), sample('ap10k')])
 
 
 def test_keypoint_count_differing_from_the_head_is_refused():
     model = multi_model()
-    with pytest.raises(ValueError, match=r"dataset 'aic' has 17 keypoints per instance but its head 'aic' predicts "
-                       r"14 \(out_channels\)"):
+    with pytest.raises(ValueError, match=r"'aic'.*17.*14.*out_channels"):
         model.loss(torch.randn(2, 3, H, W), [sample('coco'), sample('aic', num_keypoints=17)])
 
 
@@ -236,7 +234,7 @@ def test_keypoint_count_is_read_from_ground_truth_without_flip_indices():
         s.gt_instances = InstanceData(bboxes=np.array([[0., 0., W, H]]), keypoints=np.zeros((1, k, 2)))
         return s
     model = multi_model().train()
-    with pytest.raises(ValueError, match="dataset 'aic' has 17 keypoints per instance"):
+    with pytest.raises(ValueError, match="'aic'.*17"):
         model.loss(torch.randn(2, 3, H, W), [sample('coco'), without_flip('aic', 17)])
     losses = model.loss(torch.randn(2, 3, H, W), [sample('coco'), without_flip('aic', 14)])
     assert {'coco.loss_kpt', 'aic.loss_kpt'} <= set(losses)
@@ -277,16 +275,16 @@ def test_sample_without_dataset_name_is_refused():
     model = multi_model()
     s = sample('coco')
     s.set_metainfo(dict(dataset_name=None))
-    with pytest.raises(ValueError, match='carries no dataset_name'):
+    with pytest.raises(ValueError, match='dataset_name'):
         model.predict(torch.randn(1, 3, H, W), [s])
 
 
 @pytest.mark.parametrize('kwargs, words', [
-    (dict(experts=dict(coco=0, aic=1)), 'exactly the heads'),
-    (dict(experts=dict(coco=0, aic=1, mpii=3)), "experts['mpii']=3 is not an expert index in 0..2"),
+    (dict(experts=dict(coco=0, aic=1)), "['aic', 'coco']"),
+    (dict(experts=dict(coco=0, aic=1, mpii=3)), "experts['mpii']=3"),
     (dict(experts=dict(coco=0, aic=1, mpii=1.0)), "experts['mpii']=1.0"),
-    (dict(eval_with=dict(ochuman='crowdpose')), "'crowdpose', which has no head"),
-    (dict(metainfo=dict(from_file='configs/_base_/datasets/coco.py')), 'give no model-wide metainfo'),
+    (dict(eval_with=dict(ochuman='crowdpose')), "'crowdpose'"),
+    (dict(metainfo=dict(from_file='configs/_base_/datasets/coco.py')), 'metainfo'),
 ])
 def test_bad_model_arguments_are_refused(kwargs, words):
     with pytest.raises(ValueError) as e:
@@ -295,12 +293,12 @@ def test_bad_model_arguments_are_refused(kwargs, words):
 
 
 def test_more_heads_than_experts_is_refused():
-    with pytest.raises(ValueError, match='4 heads .* but the backbone has 3 experts'):
+    with pytest.raises(ValueError, match='4 heads.*3 experts'):
         multi_model(heads=('coco', 'aic', 'mpii', 'ap10k'), num_expert=3)
 
 
 def test_export_of_a_missing_dataset_is_refused():
-    with pytest.raises(KeyError, match="dataset 'ap10k' has no head in this model"):
+    with pytest.raises(KeyError, match="'ap10k'"):
         export_dataset(multi_model(), 'ap10k')
 
 
@@ -407,7 +405,7 @@ def test_two_experts_take_one_dataset_each_and_refuse_a_third():
     """The default expert mapping at the smallest expert count: two heads on a 2-expert backbone get experts 0 and
     1; a third head needs an explicit mapping."""
     assert multi_model(heads=('coco', 'aic'), num_expert=2).experts == {'coco': 0, 'aic': 1}
-    with pytest.raises(ValueError, match='3 heads .* but the backbone has 2 experts'):
+    with pytest.raises(ValueError, match='3 heads.*2 experts'):
         multi_model(heads=('coco', 'aic', 'mpii'), num_expert=2)
 
 

@@ -44,7 +44,7 @@ def test_official_parameter_names_and_shapes_vit_b():
     assert sum(p.numel() for p in model.parameters()) == pytest.approx(86e6, rel=0.02)
 
 
-@pytest.mark.parametrize('size', ['S', 'B'])
+@pytest.mark.parametrize('size', ['S', pytest.param('B', marks=pytest.mark.slow)])  # B: about 5 s of CPU each
 @pytest.mark.parametrize('hw,grid', [((256, 192), (16, 12)), ((384, 288), (24, 18))])
 def test_output_shapes(size, hw, grid):
     model = ViT(img_size=hw, qkv_bias=True, **SIZES[size]).eval()

@@ -1,5 +1,5 @@
 """The ViT backbone with per-block window / shifted / pooled attention, 1/8 features (ratio=2), loading plain
-weights into every variant, and the errors of bad arguments (issue 9)."""
+weights into every variant, and the errors of bad arguments."""
 import pytest
 import torch
 

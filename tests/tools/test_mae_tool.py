@@ -42,7 +42,7 @@ def test_reconstruction_keeps_the_visible_patches():
     # undo the per-patch normalisation: the head's loss on the normalised prediction is the same number
     norm = (rec - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6) ** .5
     normed_target = model.head.construct_target(x)
-    assert float(((norm - normed_target) ** 2).mean(-1)[mask].mean()) == pytest.approx(float(loss), rel=1e-4)
+    assert ((norm - normed_target) ** 2).mean(-1)[mask].mean().item() == pytest.approx(loss.item(), rel=1e-4)
 
 
 def test_tool_draws_a_picture(tmp_path):
@@ -57,12 +57,12 @@ def test_tool_draws_a_picture(tmp_path):
                f'train_dataloader.dataset.data_root={data}/'])
     img = cv2.imread(str(out))
     assert img.shape == (4 * (128 + 14 + 2), 2 * (96 + 2) - 2, 3)
-    with pytest.raises(SystemExit, match='--num must be >= 1'):
+    with pytest.raises(SystemExit, match='--num.*got 0'):
         tool.main([DEMO, str(ckpt), str(out), '--num', '0'])
-    with pytest.raises(SystemExit, match='not found'):
+    with pytest.raises(SystemExit, match='missing.pth'):
         tool.main([DEMO, str(tmp_path / 'missing.pth'), str(out)])
     pose = osp.join(ROOT, 'configs', 'demo', 'td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96.py')
-    with pytest.raises(SystemExit, match="not an MAE pre-training config .*'BatchFlipTopdownPoseEstimator'"):
+    with pytest.raises(SystemExit, match="'BatchFlipTopdownPoseEstimator'"):
         tool.main([pose, str(ckpt), str(out)])
     with pytest.raises(SystemExit) as e:
         tool.main(['--help'])

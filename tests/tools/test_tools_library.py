@@ -30,7 +30,7 @@ def test_train_config_merges_options_and_switches():
     cfg = build_train_config(DEMO + '.py', work_dir='w', launcher='pytorch', resume='x.pth')
     assert (cfg.work_dir, cfg.launcher, cfg.resume, cfg.load_from) == ('w', 'pytorch', True, 'x.pth')
     assert cfg.optim_wrapper.get('type') != 'AmpOptimWrapper' and cfg.val_dataloader is not None
-    with pytest.raises(FileNotFoundError, match='config not found: nope'):
+    with pytest.raises(FileNotFoundError, match='nope'):
         build_train_config('nope')
 
 
@@ -43,7 +43,7 @@ def test_test_config_loads_through_the_runner_and_dumps_predictions():
     assert isinstance(evaluators, list) and evaluators[-1] == dict(type='DumpResults', out_file_path='p.pkl')
     vis = cfg.default_hooks.visualization
     assert vis.enable is True and vis.out_dir == 'vis' and vis.kpt_thr == 0.5
-    with pytest.raises(ValueError, match=r'--out must end with .pkl, .pickle or .json, got p.txt'):
+    with pytest.raises(ValueError, match='--out.*p.txt'):
         build_test_config(DEMO, 'c.pth', out='p.txt')
 
 
@@ -79,12 +79,12 @@ def test_summarize_dropped_logs_to_the_current_mmlogger_by_default():
 
 
 def test_run_demo_names_bad_input_before_building_a_model(tmp_path):
-    with pytest.raises(DemoError, match='input not found: .*nothing.jpg'):
+    with pytest.raises(DemoError, match='nothing.jpg'):
         run_demo(str(tmp_path / 'nothing.jpg'), DEMO, 'p.pth')
     (tmp_path / 'v.mp4').write_bytes(b'')
-    with pytest.raises(DemoError, match='--bbox-file gives boxes per image file'):
+    with pytest.raises(DemoError, match='--bbox-file'):
         run_demo(str(tmp_path / 'v.mp4'), DEMO, 'p.pth', bbox_file='b.json')
-    with pytest.raises(DemoError, match='pose checkpoint not found: .*missing.pth'):
+    with pytest.raises(DemoError, match='missing.pth'):
         run_demo(str(tmp_path), DEMO, str(tmp_path / 'missing.pth'), options=DemoOptions(out_dir=str(tmp_path)))
     summary = dict(images=3, skipped=['a.jpg'], people=5, dropped_boxes=1, seconds=1.26, outputs=['o/vis', 'o/p.json'])
     assert summary_line(summary) == ('3 images (1 unreadable, skipped), 5 people, 1 degenerate boxes dropped, '
@@ -105,14 +105,14 @@ def test_write_student_projects_the_token_and_keeps_the_meta(tmp_path):
     assert sorted(saved['state_dict']) == ['backbone.extra_tokens', 'backbone.pos_embed', 'head.final_layer.weight']
     assert saved['meta']['epoch'] == 7 and 'hook_msgs' not in saved['meta']
     assert saved['meta']['extracted_from'] == str(tmp_path / 'run.pth')
-    with pytest.raises(ValueError, match='token_proj.weight without knowledge_token'):
+    with pytest.raises(ValueError, match='token_proj.weight.*knowledge_token'):
         extract_student({k: v for k, v in sd.items() if 'knowledge' not in k})
     for partial in ({'backbone.pos_embed': sd['module.backbone.pos_embed']},
                     {'head.final_layer.weight': sd['module.head.final_layer.weight']}):
-        with pytest.raises(ValueError, match='no backbone.. and head.. weights: not a checkpoint of a pose model'):
+        with pytest.raises(ValueError, match=r'backbone\.\*.*head\.\*'):
             extract_student(partial)
     # with a config, the student must load into its model first: these toy tensors do not, nothing is written
-    with pytest.raises(ValueError, match='does not fit the model; nothing was loaded'):
+    with pytest.raises(ValueError, match='td-hm_ViTPose-small_8xb64-210e_coco-256x192'):
         write_student(str(tmp_path / 'run.pth'), str(tmp_path / 'checked.pth'),
                       'td-hm_ViTPose-small_8xb64-210e_coco-256x192')
     assert not (tmp_path / 'checked.pth').exists()
@@ -132,7 +132,7 @@ def test_write_student_keeps_a_half_precision_token_and_writes_into_an_existing_
     torch.testing.assert_close(student[TOKEN_KEY].float(), expected, rtol=1e-3, atol=1e-3)
     assert torch.load(tmp_path / 's.pth', weights_only=False)['state_dict'][TOKEN_KEY].dtype == torch.float16
     torch.save({'meta': {'epoch': 1}}, tmp_path / 'empty.pth')
-    with pytest.raises(ValueError, match=re.escape(str(tmp_path / 'empty.pth')) + ' holds no state dict'):
+    with pytest.raises(ValueError, match=re.escape(str(tmp_path / 'empty.pth'))):
         write_student(str(tmp_path / 'empty.pth'), str(tmp_path / 'e.pth'))
     assert not (tmp_path / 'e.pth').exists()
 
@@ -154,8 +154,8 @@ def test_draw_predictions_tiles_images_and_names_bad_input(tmp_path):
     canvas = cv2.imread(str(tmp_path / 'out.png'))
     assert canvas.shape == (2 * 50, 3 * 60, 3)  # 3 tiles a row, each cell as large as the largest image
     assert (canvas[40:50, 0:30] == 255).all() and (canvas[50:70, 0:60] != 255).any()  # white padding, 4th image
-    with pytest.raises(FileNotFoundError, match='predictions not found'):
+    with pytest.raises(FileNotFoundError, match='nope.pkl'):
         draw_predictions(str(tmp_path / 'nope.pkl'), str(tmp_path / 'o.png'))
     dump([1, 2], str(tmp_path / 'ints.pkl'))
-    with pytest.raises(ValueError, match='is not a list of pose predictions'):
+    with pytest.raises(ValueError, match='ints.pkl'):
         draw_predictions(str(tmp_path / 'ints.pkl'), str(tmp_path / 'o.png'))

@@ -119,7 +119,7 @@ def mmpose_modes(device: torch.device) -> Tuple[str, ...]:
 
 def build_mmpose(size: str, mode: str, device: torch.device) -> Forward:
     """mmpose 1.x's own ViTPose config: ``fp32``, ``*-autocast`` and the model converted to ``bf16``/``fp16``
-    (``torch.compile`` of it fails on torch 2.14: FACTS.md)."""
+    (``torch.compile`` of it fails on torch 2.14)."""
     model = build_estimator(mmpose_config(size), device)
     if mode.endswith('-autocast'):
         return heatmap_forward(model, autocast_dtype=DTYPES[mode.split('-')[0]])

@@ -120,7 +120,7 @@ from vitpose_mm.models.layers import is_relative_position_key
             fix_for_kind(kind, path, model, None), reason=reason)) from e
     own = model.state_dict()
     missing = [k for k in own if k not in sd]
-    # window attention's relative-position tables (issue 9) are in no plain checkpoint: they keep their zero init
+    # window attention's relative-position tables are in no plain checkpoint: they keep their zero init
     not_allowed = [k for k in missing if not k.startswith('last_norm.') and k != 'extra_tokens'
                    and not is_relative_position_key(k)]
     if not_allowed:

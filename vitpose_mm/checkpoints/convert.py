@@ -311,7 +311,7 @@ def fit_to_model(conv: Conversion, model: nn.Module, patch_padding: str = 'pad',
                            patch_padding=patch_padding, what=conv.source, reason=conv.grid_reason)
     wanted = [k for k in own if k not in allow_missing and (not conv.backbone_only or (
         k.startswith('backbone.') and not k.startswith('backbone.last_norm.')))]
-    # window attention's relative-position tables (issue 9) are in no plain checkpoint: the model's load hook
+    # window attention's relative-position tables are in no plain checkpoint: the model's load hook
     # (WindowAttention._load_from_state_dict) fills them with zeros
     missing = [k for k in wanted if k not in sd and not is_relative_position_key(k)]
     surplus = [k for k in sd if k not in own]

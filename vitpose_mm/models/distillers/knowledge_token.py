@@ -1,4 +1,4 @@
-# References: ViTPose (Xu et al., 2022), section "Knowledge token distillation", as summarised in FACTS.md; the
+# References: ViTPose (Xu et al., 2022), section "Knowledge token distillation"; the
 # official repository never released this part. Model API: mmpose 1.3.2 TopdownPoseEstimator / HeatmapHead.
 """Knowledge-token distillation and heatmap distillation for ViTPose, as one mmpose pose estimator.
 
