@@ -3,6 +3,7 @@
     python tools/benchmark.py                                   # ViTPose-B, CPU: batch 8 and 1, training, people
     python tools/benchmark.py --sizes S B L H --device cuda     # CUDA: batch 128, fp16/bf16, compile
     mim run vitpose_mm benchmark --sizes B --threads 2
+    python tools/benchmark.py --people-only --people 1 4 16 --people-sizes tiny B   # bottom-up vs top-down per image
 
 One run, the same random crops and thread count for every row, repetitions interleaved across rows. HF transformers
 runs in its own environment (``--hf-python``, default ``.venv-hf/bin/python`` made by tools/setup_hf_env.sh) and is
@@ -17,6 +18,7 @@ import vitpose_mm  # noqa: F401  (registers the modules)
 from vitpose_mm.analysis.benchmark import IMPLEMENTATIONS, SIZES
 from vitpose_mm.analysis.benchmark_report import write_report
 from vitpose_mm.analysis.benchmark_run import BenchmarkOptions, run_benchmark
+from vitpose_mm.analysis.people import PEOPLE_PAIRS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -41,6 +43,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--train-batch', type=int, default=0, help='training batch (default: 4 on the CPU, 64 on CUDA)')
     parser.add_argument('--people', nargs='*', type=int, default=[1, 4, 16],
                         help='people per image for the per-person cost (default: 1 4 16; a bare --people skips it)')
+    parser.add_argument('--people-sizes', nargs='*', choices=list(PEOPLE_PAIRS), default=['tiny', 'B'],
+                        help='ViT sizes of the bottom-up vs top-down people table (default: tiny B; bare: skip it); '
+                        'each needs its bottom-up config under configs/bottomup/')
+    parser.add_argument('--people-only', action='store_true',
+                        help='only the bottom-up vs top-down people table: no inference rows, no training, no '
+                        'per-person table')
     parser.add_argument('--hf-python', default=osp.join(ROOT, '.venv-hf', 'bin', 'python'),
                         help='Python of the HF transformers environment (default: .venv-hf/bin/python)')
     parser.add_argument('--out-dir', default='work_dirs/benchmark', help='where benchmark.{md,json,png} go')
@@ -68,7 +76,8 @@ def main(argv=None) -> int:
     options = BenchmarkOptions(sizes=args.sizes, implementations=args.implementations, device=args.device,
                                threads=args.threads, batch=args.batch, reps=args.reps, latency_reps=args.latency_reps,
                                compile=args.compile, train=not args.no_train, train_batch=args.train_batch,
-                               people=args.people, hf_python=args.hf_python)
+                               people=args.people, people_sizes=args.people_sizes, people_only=args.people_only,
+                               hf_python=args.hf_python)
     results = run_benchmark(options)
     command = 'python tools/benchmark.py ' + ' '.join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     paths = write_report(results, args.out_dir, command)

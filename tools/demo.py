@@ -1,15 +1,19 @@
-"""Top-down pose estimation on an image, a folder of images or a video, with person boxes from mmdet.
+"""Pose estimation on an image, a folder of images or a video: top-down with person boxes (mmdet, a box file, the
+command line or the whole image), or bottom-up with no boxes at all.
 
     python tools/demo.py INPUT --pose-config CONFIG --pose-checkpoint CKPT [--det-config DET --det-checkpoint DCKPT |
         --bbox-file BOXES.json [--bbox-cat-ids ID [ID ...] | all] | --bbox X1 Y1 X2 Y2 [--bbox ...] [--bbox-format xyxy|xywh]] [--out-dir DIR] [--device cpu] [--bbox-thr 0.3] [--nms-thr 0.3] [--kpt-thr 0.3]
         [--det-cat-id 0] [--smooth] [--precision fp32|bf16|fp16] [--compile]
+    python tools/demo.py INPUT --pose-config BOTTOMUP_CONFIG --pose-checkpoint CKPT [--person-thr 0.1] ...
     mim run vitpose_mm demo INPUT ...
 
 INPUT is an image, a folder of images or a video (by extension). Person boxes come from any mmdet detector
 (``--det-config/--det-checkpoint``), from a COCO-format box file keyed by image file name or id (``--bbox-file``, images
 only; its categories ``--bbox-cat-ids``, by default the pose config's: person for the human configs, every species
 for the animal ones), from the command line (``--bbox``, the same boxes for every image or frame, ``--bbox-format``
-xyxy or xywh), or, with none of these, the whole image is one person box. Boxes are used as given, never clipped (the box convention of
+xyxy or xywh), or, with none of these, the whole image is one person box. A bottom-up config
+(``BottomupPoseEstimator``, e.g. ``configs/bottomup/``) finds every person itself: box options are refused,
+``--person-thr`` is the person score it keeps. Boxes are used as given, never clipped (the box convention of
 ``vitpose_mm/apis/boxes.py``, shared with ``tools/test.py``). ``--pose-config`` may be a config name of the package.
 
 Writes to OUT_DIR ``vis/<file name>`` and ``predictions.json`` (COCO keypoint results) for images, ``<name>.mp4`` and
@@ -25,7 +29,8 @@ from vitpose_mm.models.pose_estimators import PRECISIONS
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Top-down ViTPose on an image, a folder of images or a video.')
+    parser = argparse.ArgumentParser(description='ViTPose (top-down with person boxes, or bottom-up without) on an image, a folder '
+                                     'of images or a video.')
     parser.add_argument('input', help='an image, a folder of images or a video file')
     parser.add_argument('--pose-config', required=True,
                         help='pose config file, or a config file name from the package configs/')
@@ -54,6 +59,8 @@ def parse_args(argv=None):
     parser.add_argument('--compile', action='store_true', help='torch.compile the pose model (docs/speed.md)')
     parser.add_argument('--bbox-thr', type=float, default=0.3, help='person box score threshold (default: 0.3)')
     parser.add_argument('--nms-thr', type=float, default=0.3, help='IoU threshold of box NMS (default: 0.3)')
+    parser.add_argument('--person-thr', type=float, default=0.1,
+                        help='bottom-up configs: keep people scored above this (default: 0.1)')
     parser.add_argument('--kpt-thr', type=float, default=0.3, help='keypoints below are not drawn (default: 0.3)')
     parser.add_argument('--det-cat-id', type=int, default=0,
                         help="the detector's label of person (default: 0, COCO-trained mmdet detectors)")
@@ -99,7 +106,7 @@ def main(argv=None) -> dict:
         summary = run_demo(args.input, args.pose_config, args.pose_checkpoint, args.det_config, args.det_checkpoint,
                            args.bbox_file, device=args.device, det_cat_id=args.det_cat_id, bbox_thr=args.bbox_thr,
                            nms_thr=args.nms_thr, options=options, precision=args.precision, compile=args.compile,
-                           bbox_cat_ids=args.bbox_cat_ids)
+                           bbox_cat_ids=args.bbox_cat_ids, person_thr=args.person_thr)
     except (DemoError, CheckpointMismatchError) as e:  # what is wrong (and the fix), without a traceback
         raise SystemExit(f'error: {e}')
     print(f'[demo] {summary_line(summary)}')

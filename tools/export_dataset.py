@@ -31,7 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build(config: str):
+def build(config: str, with_config: bool = False):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
@@ -39,7 +39,14 @@ def build(config: str):
     from vitpose_mm.utils import find_config
     cfg = Config.fromfile(find_config(config))
     init_default_scope(cfg.get('default_scope', 'mmpose'))
-    return MODELS.build(cfg.model)
+    return (MODELS.build(cfg.model), cfg) if with_config else MODELS.build(cfg.model)
+
+
+def config_dataset_meta(cfg, dataset: str):
+    """The metainfo the config's training data gives ``dataset`` (e.g. a dataset added by tools/finetune.py), or
+    None (then mmpose's metainfo of a known dataset applies)."""
+    from vitpose_mm.finetune.start import head_metas
+    return head_metas(cfg).get(dataset)
 
 
 def main(argv=None) -> int:
@@ -49,14 +56,14 @@ def main(argv=None) -> int:
     from vitpose_mm.checkpoints.multi_dataset import export_dataset, load_official_vitpose_plus, save_exported
     from vitpose_mm.utils import error_message
     try:
-        model = build(args.config)
+        model, cfg = build(args.config, with_config=True)
         if type(model).__name__ != 'MultiDatasetTopdownPoseEstimator':
             raise ValueError(f'{args.config} builds a {type(model).__name__}, not a MultiDatasetTopdownPoseEstimator')
         if args.official:
             load_official_vitpose_plus(model, args.checkpoint)
         else:
             model.load_state_dict(state_dict_of(load_file(args.checkpoint), args.checkpoint), strict=True)
-        sd, meta, notes = export_dataset(model, args.dataset)
+        sd, meta, notes = export_dataset(model, args.dataset, config_dataset_meta(cfg, args.dataset))
         if args.plain_config:
             plain = build(args.plain_config)
             try:

@@ -5,7 +5,9 @@
         vitpose_plus_base.pth ap10k.onnx --dataset ap10k
 
 The graph: float32 normalized crops (N, 3, H, W), N dynamic -> float32 heatmaps (N, K, H/4, W/4). No flip test and
-no decoding inside (a runtime does both: vitpose_mm.deploy.OnnxPoseModel). The keypoint names, flip indices, input
+no decoding inside (a runtime does both: vitpose_mm.deploy.OnnxPoseModel). A bottom-up config (BottomupPoseEstimator)
+exports every map its head returns (DEKRHead: heatmaps and displacements) at the codec's input size (images are fitted
+into it, BottomupResize resize_mode='fit'); grouping and decoding stay in Python (vitpose_mm.deploy.OnnxBottomupModel). The keypoint names, flip indices, input
 size, mean/std, codec and test pipeline go into the file's metadata (key ``vitpose_mm``, JSON). Exit status: 0 done,
 1 bad input or failed export (nothing written), 2 the parity check failed (the file stays, for inspection).
 """

@@ -60,9 +60,13 @@ def main(argv=None):
     if onnx_model:  # before the runner and the data: a file that is no export of this package stops here
         from vitpose_mm.deploy.metadata import read_metadata
         try:
-            read_metadata(onnx_model)
+            meta = read_metadata(onnx_model)
         except (FileNotFoundError, ValueError) as e:
             raise SystemExit(f'error: {e}')
+        if meta.get('data_mode') == 'bottomup':
+            raise SystemExit(f'error: {onnx_model} is a bottom-up export: tools/test.py evaluates top-down exports; '
+                             'evaluate the bottom-up checkpoint, or run the export with vitpose_mm.deploy.'
+                             'OnnxBottomupModel (docs/deploy.md)')
     import torch
     if args.precision == 'fp16' and not torch.cuda.is_available():  # before building the runner and the data
         raise SystemExit("error: --precision fp16 needs a CUDA device and there is none here; on the CPU use bf16 or "
@@ -71,6 +75,11 @@ def main(argv=None):
                             work_dir=args.work_dir, launcher=args.launcher, out=args.out, show_dir=args.show_dir,
                             kpt_thr=args.kpt_thr, src_grid=args.src_grid, verbose=args.verbose,
                             precision=args.precision, compile=args.compile)
+    from vitpose_mm.utils import check_model_types
+    try:
+        check_model_types(cfg)  # a head or codec the installed mmpose lacks: named, with the mmpose version
+    except ValueError as e:
+        raise SystemExit(f'error: {e}')
     prepare = None
     if onnx_model:  # the export in place of the config's model
         from vitpose_mm.deploy.evaluate import use_onnx_model

@@ -50,3 +50,28 @@ def error_message(error: BaseException) -> str:
     if isinstance(error, KeyError) and error.args:
         return str(error.args[0])
     return str(error)
+
+
+def check_model_types(cfg: 'Config') -> None:
+    """Refuse a config whose model names a module the installed mmpose (with this package) does not register, before
+    building it: ``model.type``, its ``backbone``/``neck``/``head`` and the head's ``decoder`` (a codec).
+
+    Raises:
+        ValueError: naming the entry (e.g. ``model.head.type='CIDHeadV2'``), the installed mmpose version and the
+            registered modules of that kind (heads, codecs ...).
+    """
+    import mmpose
+    from mmpose.registry import KEYPOINT_CODECS, MODELS
+    model = cfg.get('model') or {}
+    head = model.get('head') or {}
+    entries = [('model', model, MODELS, 'Estimator'), ('model.backbone', model.get('backbone'), MODELS, None),
+               ('model.neck', model.get('neck'), MODELS, None), ('model.head', head, MODELS, 'Head'),
+               ('model.head.decoder', head.get('decoder') if isinstance(head, dict) else None, KEYPOINT_CODECS, '')]
+    for where, node, registry, suffix in entries:
+        name = node.get('type') if isinstance(node, dict) else None
+        if not isinstance(name, str) or registry.get(name) is not None:
+            continue
+        known = '' if suffix is None else \
+            f'; the {registry.name} it has: {sorted(n for n in registry.module_dict if n.endswith(suffix))}'
+        raise ValueError(f'{where}.type={name!r} is not registered in the installed mmpose {mmpose.__version__} '
+                         f'(nor by vitpose_mm){known}')

@@ -1,6 +1,7 @@
 """ONNX export of one dataset of a ViTPose+ (multi-dataset) model: the dataset's expert folded in, its head kept, its
 dataset_meta in the metadata; the exported heatmaps equal the multi-dataset model's for that dataset."""
 import numpy as np
+import pytest
 import torch
 
 from conftest import load_tool

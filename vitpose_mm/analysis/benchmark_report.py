@@ -6,6 +6,8 @@ from typing import Dict, List
 
 import numpy as np
 
+from .people import people_markdown
+
 MB = 2**20
 
 
@@ -67,12 +69,13 @@ def markdown(results: dict, command: str = '') -> str:
         lines.append(f"CPU flags: {' '.join(cpu['flags']) or 'none of the listed'}; torch dispatch "
                      f"{cpu['torch_capability']}; native bf16: {'yes' if cpu['native_bf16'] else 'no'}")
     lines += [*(f'- {n}' for n in results['notes']), '']
-    lines += [f'## Inference (heatmaps of random crops 256x192, no flip test; throughput batch {b})', '',
-              'img/s: median over repetitions; ratios: median of per-repetition ratios (rows run in turn, order '
-              'reversed every other repetition)', '',
-              f'| size | implementation | mode | img/s (batch {b}) | x mmpose fp32 | x best mmpose/HF | '
-              f'p50 / p95 ms (batch {b}) | p50 / p95 ms (batch 1) | peak MB | GFLOP/s | % of matmul | '
-              'heatmap max abs diff vs fp32 (rel. to peak) |', '|' + '---|' * 12]
+    if results['inference']:  # none with --people-only
+        lines += [f'## Inference (heatmaps of random crops 256x192, no flip test; throughput batch {b})', '',
+                  'img/s: median over repetitions; ratios: median of per-repetition ratios (rows run in turn, order '
+                  'reversed every other repetition)', '',
+                  f'| size | implementation | mode | img/s (batch {b}) | x mmpose fp32 | x best mmpose/HF | '
+                  f'p50 / p95 ms (batch {b}) | p50 / p95 ms (batch 1) | peak MB | GFLOP/s | % of matmul | '
+                  'heatmap max abs diff vs fp32 (rel. to peak) |', '|' + '---|' * 12]
     rel = ratios(results)
     for i, r in enumerate(results['inference']):
         t, lat = r['throughput'], r['latency']
@@ -94,6 +97,7 @@ def markdown(results: dict, command: str = '') -> str:
                   '| size | precision | people | ms per person |', '|---|---|---|---|']
         lines += [f"| {r['size']} | {r['precision']} | {r['people']} | {r['ms_per_person']:,.0f} |"
                   for r in results['people']]
+    lines += people_markdown(results.get('people_bottomup') or [])
     lines += ['', 'Peak memory: CUDA, the allocator\'s peak above the weights; CPU, torch\'s own allocations during '
               'one call replayed from torch.profiler\'s memory events (activations and workspaces; weights and inputs '
               'excluded; memory allocated outside torch, e.g. by oneDNN, is not seen). GFLOP/s: images/s x FLOPs per '
@@ -103,7 +107,9 @@ def markdown(results: dict, command: str = '') -> str:
 
 
 def chart(results: dict, path: str) -> None:
-    """Bar chart of images/s at the throughput batch, one bar per row, grouped by size."""
+    """Bar chart of images/s at the throughput batch, one bar per row, grouped by size (nothing without rows)."""
+    if not results['inference']:
+        return
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -131,6 +137,8 @@ def write_report(results: dict, out_dir: str, command: str = '') -> Dict[str, st
     with open(paths['md'], 'w') as f:
         f.write(markdown(results, command))
     chart(results, paths['png'])
+    if not osp.isfile(paths['png']):
+        del paths['png']
     return paths
 
 

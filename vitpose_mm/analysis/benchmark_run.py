@@ -1,4 +1,5 @@
-"""The run of ``tools/benchmark.py``: inference rows interleaved, training steps, people per image, matmul rate.
+"""The run of ``tools/benchmark.py``: inference rows interleaved, training steps, people per image (top-down per
+person; bottom-up vs top-down per image, ``people.py``), matmul rate.
 
 Every measured thing is repeated ``reps`` times and the repetitions are interleaved (row 1, row 2, ..., row 1, ...), so
 that a machine whose load changes during the run slows every row alike and the ratios stay fair.
@@ -19,6 +20,7 @@ from vitpose_mm.hardware import Bf16Support, cpu_flags, native_bf16
 
 from .benchmark import (IMPLEMENTATIONS, SIZES, HFWorker, Row, build_estimator, build_rows, crops, hf_modes,
                         mmpose_config, vitpose_mm_config)
+from .people import people_bottomup_vs_topdown
 from .timing import matmul_flops, peak_memory_bytes, percentile, time_calls
 
 
@@ -36,6 +38,8 @@ class BenchmarkOptions:
     train: bool = True
     train_batch: int = 0  # 0: 4 on the CPU, 64 on CUDA
     people: Sequence[int] = (1, 4, 16)
+    people_sizes: Sequence[str] = ('tiny', 'B')  # bottom-up vs top-down pairs (analysis/people.py); () skips them
+    people_only: bool = False  # only the bottom-up vs top-down people table (no inference rows, training, per person)
     hf_python: Optional[str] = None
     modes: Dict[str, Sequence[str]] = field(default_factory=dict)
     half: Optional[torch.dtype] = None  # set by run_benchmark: the half-precision dtype measured, if any
@@ -233,9 +237,11 @@ def run_benchmark(options: BenchmarkOptions) -> dict:
             notes.append(f'HF transformers skipped: no HF environment at {options.hf_python} '
                          '(make it with tools/setup_hf_env.sh)')
             print_log(notes[-1], 'current', logging.WARNING)
-    n = len(options.sizes)
-    total = n * (1 + max(options.reps, options.latency_reps)) + (n * (6 + options.reps) if options.train else 0) + \
-        (options.reps if options.people else 0)
+    n = 0 if options.people_only else len(options.sizes)
+    train = options.train and not options.people_only
+    pairs = list(options.people_sizes) if options.people else []
+    total = n * (1 + max(options.reps, options.latency_reps)) + (n * (6 + options.reps) if train else 0) + \
+        (options.reps if options.people and not options.people_only else 0) + (options.reps if pairs else 0)
     results = dict(device=str(device), threads=torch.get_num_threads(), torch=torch.__version__,
                    batch=options.batch, train_batch=options.train_batch, reps=options.reps, notes=notes,
                    hf=worker.info if worker else None, cpu=cpu_summary() if device.type == 'cpu' else None)
@@ -243,9 +249,12 @@ def run_benchmark(options: BenchmarkOptions) -> dict:
         try:
             dtypes = [torch.float32] + ([options.half] if options.half else [])
             results['matmul_before'] = {str(d): matmul_flops(d, device) for d in dtypes}
-            results['inference'] = inference(options, device, worker, bar)
-            results['training'] = training(options, device, bar) if options.train else []
-            results['people'] = people_scaling(options, device, bar) if options.people else []
+            results['inference'] = [] if options.people_only else inference(options, device, worker, bar)
+            results['training'] = training(options, device, bar) if train else []
+            results['people'] = people_scaling(options, device, bar) if options.people and not options.people_only \
+                else []
+            results['people_bottomup'] = people_bottomup_vs_topdown(pairs, options.people, options.reps, device,
+                                                                    bar) if pairs else []
             results['matmul_after'] = {str(d): matmul_flops(d, device) for d in dtypes}
         finally:
             if worker is not None:

@@ -1,4 +1,5 @@
-"""The demo's loop: top-down pose estimation on an image, a folder of images or a video, written to a folder.
+"""The demo's loop: pose estimation (top-down, or bottom-up without boxes) on an image, a folder of images or a video,
+written to a folder.
 
 ``tools/demo.py`` is its command line (argparse plus :func:`run_demo`). Writes to ``DemoOptions.out_dir``:
 
@@ -24,6 +25,7 @@ from mmengine.logging import print_log
 
 from vitpose_mm.datasets.facts import instance_noun
 
+from .bottomup import BOTTOMUP, config_data_mode, refuse_boxes
 from .boxes import COCO_PERSON_ID, BoxCounts, BoxFile, CatIds, as_boxes, describe_cat_ids
 from .images import load_image
 from .inference import PoseEstimator
@@ -231,9 +233,13 @@ def run_demo(input_path: str, pose_config: str, pose_checkpoint: str, det_config
              det_checkpoint: Optional[str] = None, bbox_file: Optional[str] = None, device: str = 'cpu',
              det_cat_id: int = 0, bbox_thr: float = 0.3, nms_thr: float = 0.3,
              options: Optional[DemoOptions] = None, precision: Optional[str] = None,
-             compile: bool = False, bbox_cat_ids: CatIds = 'config') -> dict:
+             compile: bool = False, bbox_cat_ids: CatIds = 'config', person_thr: float = 0.1) -> dict:
     """Build the estimator (``PoseEstimator.from_config``) and run it on ``input_path``: an image, a folder of images or
     a video (by extension, ``VIDEO_EXTS``).
+
+    A bottom-up config (``BottomupPoseEstimator``) finds the people itself: no boxes, ``person_thr`` is the person
+    score it keeps (:class:`PoseEstimator`); a detector, a box file or ``options.bbox`` are refused (DemoError naming
+    the option).
 
     ``precision`` and ``compile`` are the pose model's fast paths (see :class:`PoseEstimator`; None: the config's).
     Person boxes come from the detector (``det_config``/``det_checkpoint``), from a COCO box file (``bbox_file``,
@@ -253,14 +259,19 @@ def run_demo(input_path: str, pose_config: str, pose_checkpoint: str, det_config
     options = options or DemoOptions()
     if not osp.exists(input_path):
         raise DemoError(f'input not found: {input_path}')
+    refuse_boxes_for_bottomup(pose_config, det_config=det_config, bbox_file=bbox_file, bbox=options.bbox)
     is_video = osp.isfile(input_path) and input_path.lower().endswith(VIDEO_EXTS)
     if is_video and bbox_file:
         raise DemoError('--bbox-file gives boxes per image file; use a detector (or none) for videos')
     if not osp.isfile(pose_checkpoint) and '://' not in pose_checkpoint:
         raise DemoError(f'pose checkpoint not found: {pose_checkpoint}')
-    estimator = PoseEstimator.from_config(pose_config, pose_checkpoint, det_config, det_checkpoint, device=device,
-                                          det_cat_id=det_cat_id, bbox_thr=bbox_thr, nms_thr=nms_thr,
-                                          precision=precision, compile=compile)
+    try:
+        estimator = PoseEstimator.from_config(pose_config, pose_checkpoint, det_config, det_checkpoint,
+                                              device=device, det_cat_id=det_cat_id, bbox_thr=bbox_thr,
+                                              nms_thr=nms_thr, precision=precision, compile=compile,
+                                              person_thr=person_thr)
+    except ValueError as e:  # a module mmpose lacks, a precision the device refuses: the message names it
+        raise DemoError(str(e)) from e
     if bbox_cat_ids == 'config':
         cfg = getattr(estimator.pose_model, 'cfg', None)
         test_set = ((cfg.get('test_dataloader') or {}).get('dataset') or {}) if cfg is not None else {}
@@ -276,6 +287,21 @@ def run_demo(input_path: str, pose_config: str, pose_checkpoint: str, det_config
     summary['noun'] = instance_noun((estimator.dataset_meta or {}).get('dataset_name'))
     summary['seconds'] = time.time() - start
     return summary
+
+
+def refuse_boxes_for_bottomup(pose_config: str, **box_options) -> None:
+    """DemoError naming the first person-box option given (as its command-line flag, e.g. ``--det-config``) when
+    ``pose_config`` is bottom-up."""
+    given = [name for name, value in box_options.items() if value]
+    if not given:
+        return
+    from vitpose_mm.utils import load_config
+    try:
+        cfg = load_config(pose_config)
+    except FileNotFoundError as e:
+        raise DemoError(str(e)) from e
+    if config_data_mode(cfg) == BOTTOMUP:
+        raise DemoError(str(refuse_boxes('--' + given[0].replace('_', '-'), pose_config)))
 
 
 def summary_line(summary: dict) -> str:

@@ -1,4 +1,5 @@
-"""One call from an image to the people in it: person boxes (mmdet, given, or the whole image) -> ViTPose.
+"""One call from an image to the people in it: person boxes (mmdet, given, or the whole image) -> ViTPose, or a
+bottom-up ViTPose that finds every person itself (``bottomup.py``).
 
 Built on mmpose's ``init_model``/``inference_topdown`` (all boxes of an image go through the pose model as one batch)
 and mmdet's ``init_detector``/``inference_detector``; this module adds what they leave to the caller: image
@@ -18,7 +19,8 @@ from mmpose.evaluation.functional import nms
 
 from ..checkpoints import load_checkpoint
 from ..models.pose_estimators.fast_inference import enable_fast_inference, fast_inference_options
-from ..utils import find_config
+from ..utils import check_model_types, load_config
+from .bottomup import BOTTOMUP, model_data_mode, people_from_sample, predict_bottomup, refuse_boxes
 from .boxes import COCO_PERSON_ID, BoxCounts, as_boxes, drop_degenerate_boxes
 from .images import ImageLike, load_image
 
@@ -63,7 +65,7 @@ class Person:
 
 
 class PoseEstimator:
-    """Top-down pose estimation of every person in an image.
+    """Pose estimation of every person in an image, top-down (person boxes, then one crop each) or bottom-up.
 
     ``estimator(img)`` finds person boxes with the detector (label ``det_cat_id``, score above ``bbox_thr``, NMS at
     ``nms_thr``, degenerate ones dropped: logged, counted in ``num_dropped_boxes``), or takes the whole image as one
@@ -71,8 +73,13 @@ class PoseEstimator:
     never clipped (the convention of ``vitpose_mm/apis/boxes.py``, which ``tools/test.py`` evaluates with). No
     person -> an empty list.
 
+    A bottom-up model (mmpose's ``BottomupPoseEstimator``, ``data_mode == 'bottomup'``) takes the whole image
+    through its test pipeline and head (grouping, flip test of its ``test_cfg``) and needs no boxes: a detector or
+    ``bboxes`` are refused (ValueError naming them). Its people are those the head finds with a person score above
+    ``person_thr`` (see :func:`vitpose_mm.apis.bottomup.people_from_sample`), highest first.
+
     Args:
-        pose_model: a top-down mmpose model from ``mmpose.apis.init_model`` (or ``from_config``).
+        pose_model: a top-down or bottom-up mmpose model from ``mmpose.apis.init_model`` (or ``from_config``).
         detector: an mmdet detector from ``mmdet.apis.init_detector`` whose ``cfg`` went through
             ``mmpose.utils.adapt_mmdet_pipeline``, or None.
         det_cat_id: the detector's label of "person" (0 for COCO-trained mmdet detectors).
@@ -83,18 +90,29 @@ class PoseEstimator:
             takes the config's ``model.test_cfg.precision``, else fp32. Heatmaps are decoded in fp32 either way.
         compile: ``torch.compile`` the pose model (``model.test_cfg.compile`` when None). A fast path converts the
             pose model in place (``enable_fast_inference``, docs/speed.md); the flip test then runs as one batch.
+        person_thr: bottom-up models: a person needs a score above this (the head's own thresholds, e.g. SPR's
+            ``decode_thr``, come first). Unused by top-down models.
+
+    Attributes:
+        data_mode: ``'topdown'`` or ``'bottomup'``.
 
     Raises:
         ValueError: a ``precision`` that is not accepted on the pose model's device (the message names the
-            accepted ones).
+            accepted ones); a ``detector``, another precision than fp32 or ``compile`` with a bottom-up model.
     """
 
     def __init__(self, pose_model: nn.Module, detector: Optional[nn.Module] = None, det_cat_id: int = 0,
                  bbox_thr: float = 0.3, nms_thr: float = 0.3, min_box_size: float = 1.0,
-                 precision: Optional[str] = None, compile: Optional[bool] = None):
+                 precision: Optional[str] = None, compile: Optional[bool] = None, person_thr: float = 0.1):
+        self.data_mode = model_data_mode(pose_model)
+        if self.data_mode == BOTTOMUP and detector is not None:
+            raise refuse_boxes('detector')
         options = fast_inference_options(getattr(pose_model, 'test_cfg', None))
         precision = options['precision'] if precision is None else precision
         compile = options['compile'] if compile is None else compile
+        if self.data_mode == BOTTOMUP and (precision != 'fp32' or compile):
+            raise ValueError(f'precision={precision!r}, compile={compile!r}: the fast paths are top-down ones; a '
+                             "bottom-up model runs precision='fp32' without compile")
         if precision != 'fp32' or compile:
             enable_fast_inference(pose_model, precision, compile)
         self.pose_model = pose_model
@@ -103,6 +121,7 @@ class PoseEstimator:
         self.bbox_thr = bbox_thr
         self.nms_thr = nms_thr
         self.min_box_size = min_box_size
+        self.person_thr = person_thr
         self.num_dropped_boxes = 0
 
     @classmethod
@@ -116,10 +135,13 @@ class PoseEstimator:
         saying what it is and the fix, with the model untouched. The checkpoint's ``dataset_meta`` (keypoint names,
         skeleton, flip pairs) replaces the config's; a checkpoint of another dataset than the config's (an AP-10K
         model in a COCO config) is run as what it is, with a warning naming both datasets. Without
-        ``pose_checkpoint`` the model keeps random weights (for tests). ``det_cfg_options`` overrides detector config
+        ``pose_checkpoint`` the model keeps random weights (for tests). A config naming a model, head or codec the
+        installed mmpose does not register raises ValueError naming it and the mmpose version. ``det_cfg_options`` overrides detector config
         entries, e.g. ``{'model.test_cfg.score_thr': 0.0}``. Other keyword arguments go to ``__init__``.
         """
-        pose_model = init_model(find_config(pose_config), None, device='cpu')
+        cfg = load_config(pose_config)
+        check_model_types(cfg)  # a head or codec the installed mmpose lacks: named, with the mmpose version
+        pose_model = init_model(cfg, None, device='cpu')
         if pose_checkpoint is None:
             print_log('no pose checkpoint given: the pose model has random weights', 'current', logging.WARNING)
         else:
@@ -133,6 +155,8 @@ class PoseEstimator:
                 pose_model.dataset_meta = loaded.dataset_meta
         pose_model.to(device)
         detector = None
+        if det_config is not None and model_data_mode(pose_model) == BOTTOMUP:
+            raise refuse_boxes('det_config', pose_config)
         if det_config is not None:
             from mmdet.apis import init_detector
             from mmpose.utils import adapt_mmdet_pipeline
@@ -193,8 +217,13 @@ class PoseEstimator:
 
         Raises:
             ValueError / TypeError / FileNotFoundError: an image, a ``bbox_format`` or a ``channel_order`` that is
-            not accepted (the message names the accepted ones).
+            not accepted (the message names the accepted ones); ``bboxes`` given to a bottom-up model.
         """
+        if self.data_mode == BOTTOMUP:
+            if bboxes is not None:
+                raise refuse_boxes('bboxes')
+            return people_from_sample(predict_bottomup(self.pose_model, load_image(img, channel_order)),
+                                      self.person_thr)
         img = load_image(img, channel_order)
         h, w = img.shape[:2]
         if bboxes is not None:

@@ -132,6 +132,8 @@ def fix_for_kind(kind: CheckpointKind, path: str, model: torch.nn.Module, config
     init = (f'it initialises the backbone only: set model.backbone.init_cfg=dict(type="Pretrained", checkpoint='
             f'"{path}") (e.g. --cfg-options model.backbone.init_cfg.checkpoint={path}) and train; '
             '--checkpoint / load_from take a whole pose model')
+    if kind.kind == 'pose' and type(model).__name__ == 'BottomupPoseEstimator':
+        return f'it is a top-down pose model and the model is bottom-up (BottomupPoseEstimator): {init}'
     if kind.kind == 'distill' and not hasattr(model, 'teacher'):
         return (f'extract the student first: python tools/extract_student.py {path} student.pth --config {cfg}, '
                 'then load student.pth')

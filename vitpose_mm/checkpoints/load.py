@@ -117,7 +117,7 @@ def load_state_dict(model: nn.Module, sd: Dict[str, torch.Tensor], source: str =
     if same_grid and layout in ('auto', 'vitpose_mm') and dataset is None and _fits(sd, own, allow_missing):
         check_dataset(recorded, dataset_meta, source, dataset_check)
         with allow_missing_weights(allow_missing):  # the models refuse any other missing key
-            model.load_state_dict(sd, strict=not allow_missing)
+            model.load_state_dict(with_module_versions(sd, own), strict=not allow_missing)
         return Loaded(checkpoint, dataset_meta=recorded)
     kind = describe_checkpoint(sd, checkpoint.get('meta'))
     if model_grid is None:  # not a ViTPose model: nothing to convert, say what does not fit
@@ -148,7 +148,7 @@ def load_state_dict(model: nn.Module, sd: Dict[str, torch.Tensor], source: str =
     if not checked:
         check_dataset(recorded, dataset_meta, source, dataset_check)
     with allow_missing_weights(allow_missing):
-        model.load_state_dict(conv.state_dict, strict=not allow_missing)
+        model.load_state_dict(with_module_versions(conv.state_dict, own), strict=not allow_missing)
     logger = MMLogger.get_current_instance()
     logger.info(f'loaded {source} ({conv.layout} layout): {len(conv.state_dict)} tensors, {len(conv.dropped)} '
                 'dropped')
@@ -157,6 +157,21 @@ def load_state_dict(model: nn.Module, sd: Dict[str, torch.Tensor], source: str =
     for note in conv.notes:
         logger.info(f'  {note}')
     return Loaded(checkpoint, conv.layout, conv.notes, recorded)
+
+
+def with_module_versions(sd: Dict[str, torch.Tensor], own: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """``sd`` (already in the model's names) carrying the model's own module versions (``state_dict()._metadata``).
+
+    The dicts this loader reads or converts lose torch's ``_metadata``, and a module whose ``_load_from_state_dict``
+    hook treats a missing version as an old checkpoint then rewrites good tensors: mmpose 1.3.2's ``DEKRHead``
+    rolls the root heatmap channel and negates the displacement weights of any state dict without a version.
+    """
+    from collections import OrderedDict
+    out = OrderedDict(sd)
+    metadata = getattr(sd, '_metadata', None) or getattr(own, '_metadata', None)
+    if metadata is not None:
+        out._metadata = metadata
+    return out
 
 
 def check_dataset(recorded: Optional[dict], expected: Optional[dict], source: str = '<memory>',

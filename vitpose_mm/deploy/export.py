@@ -29,7 +29,8 @@ def export_and_verify(config: str, checkpoint: Optional[str], out: str, dataset:
                       precision: str = 'fp32', batch: int = 2, opset: Optional[int] = None, verify: bool = True,
                       verify_batch: int = 4, providers: Sequence[str] = ('CPUExecutionProvider', ),
                       cfg_options: Optional[dict] = None) -> Tuple[ExportSource, Optional[ParityReport]]:
-    """Export ``config`` + ``checkpoint`` to ``out`` and, with ``verify``, check it against torch.
+    """Export ``config`` + ``checkpoint`` to ``out`` and, with ``verify``, check it against torch (a bottom-up config:
+    every head output, and the people decoded from them, :mod:`vitpose_mm.deploy.verify_bottomup`).
 
     Arguments as ``tools/export_onnx.py`` (``docs/deploy.md``); the steps are logged. Bad arguments (precision, batch,
     output path, providers) are refused before the model is built.
@@ -54,8 +55,9 @@ def export_and_verify(config: str, checkpoint: Optional[str], out: str, dataset:
     for note in source.notes:
         print_log(f'  {note}', 'current', logging.INFO)
     w, h = source.input_size
-    print_log(f'exporting ({precision}, input (N, 3, {h}, {w}), {source.dataset_meta["num_keypoints"]} keypoints of '
-              f'{source.dataset_meta.get("dataset_name")}) ...', 'current', logging.INFO)
+    print_log(f'exporting ({precision}, {source.data_mode}, input (N, 3, {h}, {w}) -> {", ".join(source.output_names)}, '
+              f'{source.dataset_meta["num_keypoints"]} keypoints of {source.dataset_meta.get("dataset_name")}) ...',
+              'current', logging.INFO)
     meta = export_metadata(source, precision, config, checkpoint)
     export_onnx(source, out, precision, batch, meta, opset)
     print_log(f'wrote {out} ({osp.getsize(out) / 2**20:.1f} MiB) in {time.time() - start:.0f} s', 'current',
@@ -65,7 +67,11 @@ def export_and_verify(config: str, checkpoint: Optional[str], out: str, dataset:
     if precision == 'fp16' and 'CUDAExecutionProvider' not in providers:
         print_log('fp16 is meant for CUDA execution providers; checking it on the CPU one (supported, slower)',
                   'current', logging.INFO)
-    report = check_parity(source.model, out, meta, verify_batch, providers=providers)
+    if source.data_mode == 'bottomup':
+        from .verify_bottomup import check_parity_bottomup
+        report = check_parity_bottomup(source.model, out, meta, providers=providers)
+    else:
+        report = check_parity(source.model, out, meta, verify_batch, providers=providers)
     for line in str(report).splitlines():
         print_log(line, 'current', logging.INFO)
     return source, report

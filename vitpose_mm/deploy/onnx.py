@@ -66,12 +66,18 @@ def export_metadata(source: ExportSource, precision: str, config: str, checkpoin
     """The :mod:`.metadata` entry of an export of ``source``."""
     w, h = source.input_size
     codec = source.codec
+    extra = {}
+    test_pipeline = source.test_pipeline
+    if source.data_mode == 'bottomup':  # every head output, the head config its predict is rebuilt from
+        from .bottomup import fixed_size_pipeline
+        extra = dict(data_mode='bottomup', outputs=list(source.output_names), head=source.head)
+        test_pipeline = fixed_size_pipeline(test_pipeline, source.input_size)
     return dict(
-        format=md.FORMAT, input=INPUT_NAME, output=OUTPUT_NAME, precision=precision,
+        **extra, format=md.FORMAT, input=INPUT_NAME, output=source.output_names[0], precision=precision,
         input_size=[w, h], heatmap_size=list(codec.get('heatmap_size', (w // 4, h // 4))),
         data_preprocessor=source.data_preprocessor, codec=codec,
         test_cfg={k: source.test_cfg[k] for k in ('flip_test', 'flip_mode', 'shift_heatmap') if k in source.test_cfg},
-        test_pipeline=source.test_pipeline, dataset_meta=md.dataset_meta_to_json(source.dataset_meta),
+        test_pipeline=test_pipeline, dataset_meta=md.dataset_meta_to_json(source.dataset_meta),
         source=dict(config=config, checkpoint=checkpoint, dataset=source.dataset, notes=source.notes,
                     exporter='torch.onnx.export(dynamo=True)', torch=torch.__version__))
 
@@ -94,16 +100,22 @@ def export_onnx(source: ExportSource, out: str, precision: str = 'fp32', batch: 
     """
     if batch < 2:
         raise ValueError(f'batch must be >= 2 (a traced batch of 1 may be specialised), got {batch}')
-    graph = HeatmapGraph(source.model, precision).eval()
     w, h = source.input_size
     example = torch.randn(batch, 3, h, w)
+    if source.data_mode == 'bottomup':
+        from .bottomup import BottomupGraph
+        graph = BottomupGraph(source.model, precision).eval()
+        shapes = {'x': {0: torch.export.Dim('batch')}}
+    else:
+        graph = HeatmapGraph(source.model, precision).eval()
+        shapes = {'x': {0: torch.export.Dim('batch')}}
     meta = meta if meta is not None else export_metadata(source, precision, '', None)
     out = osp.abspath(os.fspath(out))
     os.makedirs(osp.dirname(out), exist_ok=True)
     with torch.no_grad():
         program = torch.onnx.export(
-            graph, (example, ), None, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamo=True,
-            dynamic_shapes={'x': {0: torch.export.Dim('batch')}}, opset_version=opset, verbose=False)
+            graph, (example, ), None, input_names=[INPUT_NAME], output_names=list(source.output_names),
+            dynamo=True, dynamic_shapes=shapes, opset_version=opset, verbose=False)
     program.model.metadata_props[md.METADATA_KEY] = md.encode(meta)
     try:  # over 2 GB (ViTPose-H fp32) the weights go to OUT.data beside it
         if precision == 'int8':

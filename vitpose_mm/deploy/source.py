@@ -23,7 +23,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from vitpose_mm.utils import load_config
+from vitpose_mm.utils import check_model_types, load_config
 
 MULTI_DATASET = 'MultiDatasetTopdownPoseEstimator'
 TOPDOWN = ('TopdownPoseEstimator', 'BatchFlipTopdownPoseEstimator')  # one head: exported as it is
@@ -44,6 +44,10 @@ class ExportSource:
         test_pipeline: the config's test pipeline (``LoadImage`` ... ``PackPoseInputs``) that cuts the crops.
         dataset: the folded ViTPose+ dataset, or None.
         notes: what the loading did (conversion, folding).
+        data_mode: ``'topdown'``, or ``'bottomup'`` (mmpose's ``BottomupPoseEstimator``: whole images resized by
+            ``BottomupResize``; :mod:`vitpose_mm.deploy.bottomup`).
+        output_names: the graph's outputs (the head's maps).
+        head: bottom-up only: the head config (its ``predict`` decodes the maps at run time).
     """
     model: nn.Module
     cfg: Config
@@ -55,6 +59,9 @@ class ExportSource:
     test_pipeline: List[dict]
     dataset: Optional[str] = None
     notes: List[str] = field(default_factory=list)
+    data_mode: str = 'topdown'  # or 'bottomup': BottomupPoseEstimator, whole images, every head output exported
+    output_names: Tuple[str, ...] = ('heatmaps', )
+    head: Optional[dict] = None  # bottom-up: the head config a runtime rebuilds for its predict
 
 
 def build_export_source(config: str, checkpoint: Optional[str] = None, dataset: Optional[str] = None,
@@ -71,17 +78,23 @@ def build_export_source(config: str, checkpoint: Optional[str] = None, dataset: 
 
     Raises:
         FileNotFoundError: no such config or checkpoint. ValueError: ``dataset`` missing or unknown (the message lists
-        the accepted names), or a config that is not top-down. CheckpointMismatchError: the checkpoint does not fit.
+        the accepted names), a config that is neither top-down nor bottom-up, a bottom-up head that cannot be
+        exported (:func:`vitpose_mm.deploy.bottomup.output_names`). CheckpointMismatchError: the checkpoint does not fit.
     """
     cfg = load_config(config, cfg_options)
+    check_model_types(cfg)
     if checkpoint is not None and '://' not in checkpoint and not osp.exists(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     model_type = cfg.model.get('type')
     if model_type == MULTI_DATASET:
         return _from_multi_dataset(cfg, config, checkpoint, dataset)
-    if model_type not in TOPDOWN:
+    bottomup = model_type == 'BottomupPoseEstimator'
+    if bottomup:
+        from .bottomup import output_names
+        output_names(cfg.model.head)  # a head that cannot be split into graph + Python decoding stops here
+    elif model_type not in TOPDOWN:
         raise ValueError(f'{config}: model type {model_type!r} is not exported; accepted: {", ".join(TOPDOWN)}, '
-                         f'{MULTI_DATASET}')
+                         f'BottomupPoseEstimator, {MULTI_DATASET}')
     if dataset is not None and checkpoint is None:
         raise ValueError(f'dataset={dataset!r} picks the expert of a ViTPose+ checkpoint, but no checkpoint is given '
                          f'and {config} is a single-dataset config')
@@ -96,9 +109,14 @@ def build_export_source(config: str, checkpoint: Optional[str] = None, dataset: 
         meta = loaded.checkpoint.get('meta') or {}
         if 'dataset_meta' in meta:  # as init_model and PoseEstimator do: the checkpoint's skeleton wins
             model.dataset_meta = meta['dataset_meta']
-    return ExportSource(model.eval(), cfg, model.dataset_meta, _input_size(model.head.decoder),
-                        dict(cfg.model.data_preprocessor), dict(cfg.model.head.decoder), dict(model.test_cfg),
-                        _test_pipeline(cfg), dataset, notes)
+    source = ExportSource(model.eval(), cfg, model.dataset_meta, _input_size(model.head.decoder),
+                          dict(cfg.model.data_preprocessor), dict(cfg.model.head.decoder), dict(model.test_cfg),
+                          _test_pipeline(cfg), dataset, notes)
+    if bottomup:
+        from .bottomup import head_config, output_names
+        source.data_mode, source.output_names, source.head = 'bottomup', output_names(cfg.model.head), \
+            head_config(cfg)
+    return source
 
 
 def _from_multi_dataset(cfg: Config, config: str, checkpoint: Optional[str], dataset: Optional[str]) -> ExportSource:

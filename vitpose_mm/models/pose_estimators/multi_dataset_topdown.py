@@ -17,12 +17,14 @@ Differences from the official ``TopDownMoE``, on purpose:
   code runs every head on every sample), which keeps DDP's all-parameters-used contract;
 - the flip test uses each dataset's own flip indices (the official code uses the first sample's for the whole batch).
 """
+import re
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import BaseModel, ModuleDict
 from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.models.utils import check_and_update_config
@@ -47,12 +49,18 @@ class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
             backbone has experts (the ViTPose+ order when ``heads`` is in that order), else unused.
         eval_with: ``{dataset_name: head name}`` for datasets that use another dataset's head and expert, e.g.
             ``dict(ochuman='coco')`` (OCHuman is evaluated with the COCO head in ViTPose+).
+        trainable: regular expressions (``re.fullmatch`` on parameter names); when given, every other parameter is
+            frozen (``requires_grad=False``, so the layer-decay optimizer constructor leaves it out of the optimizer)
+            and BatchNorm layers whose parameters are all frozen stay in eval mode (their running statistics do not
+            move). Adding a dataset to a trained model trains only its expert and head this way
+            (``vitpose_mm.finetune``, docs/finetune.md).
         neck, train_cfg, test_cfg, data_preprocessor, init_cfg: as in ``TopdownPoseEstimator``; ``test_cfg`` (flip
             test and so on) applies to every head.
 
     Raises:
         ValueError: no heads; ``experts`` that does not cover exactly the heads or names an index outside
-            ``0..num_expert-1``; ``eval_with`` naming a missing head; more heads than experts. At run time: a
+            ``0..num_expert-1``; ``eval_with`` naming a missing head; more heads than experts; a ``trainable``
+            pattern that matches no parameter. At run time: a
             sample without ``dataset_name``, of a dataset without a head (KeyError), or whose keypoint count
             differs from its head's.
     """
@@ -69,7 +77,8 @@ class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None,
-                 metainfo: Optional[dict] = None):
+                 metainfo: Optional[dict] = None,
+                 trainable: Optional[Sequence[str]] = None):
         if metainfo is not None:
             raise ValueError('metainfo: a multi-dataset model takes each sample\'s own dataset metainfo; '
                              'give no model-wide metainfo')
@@ -102,6 +111,25 @@ class MultiDatasetTopdownPoseEstimator(TopdownPoseEstimator):
             if target not in self.heads:
                 raise ValueError(f'eval_with maps dataset {name!r} to {target!r}, which has no head; heads: '
                                  f'{list(self.heads)}')
+        self.trainable = None if trainable is None else [re.compile(p) for p in trainable]
+        if self.trainable is not None:
+            names = [n for n, _ in self.named_parameters()]
+            for pattern in self.trainable:
+                if not any(pattern.fullmatch(n) for n in names):
+                    raise ValueError(f'trainable pattern {pattern.pattern!r} matches no parameter')
+            for name, param in self.named_parameters():
+                param.requires_grad_(any(p.fullmatch(name) for p in self.trainable))
+            self.train(self.training)  # frozen BatchNorm layers in eval mode from the start
+
+    def train(self, mode: bool = True) -> 'MultiDatasetTopdownPoseEstimator':
+        """``nn.Module.train``, keeping BatchNorm layers with only frozen parameters in eval mode (``trainable``)."""
+        super().train(mode)
+        if mode and self.trainable is not None:
+            for module in self.modules():
+                params = list(module.parameters(recurse=False))
+                if isinstance(module, _BatchNorm) and params and not any(p.requires_grad for p in params):
+                    module.eval()
+        return self
 
     def _check_experts(self, experts: Optional[Dict[str, int]]) -> Dict[str, int]:
         names = list(self.heads)
