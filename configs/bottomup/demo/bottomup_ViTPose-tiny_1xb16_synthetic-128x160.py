@@ -61,7 +61,8 @@ model = dict(
         deconv_out_channels=None,  # the neck upsamples
         # KeypointMSELoss with the heatmap mask, without per-instance weights (associative_embedding_training.py)
         keypoint_loss=dict(type='AssociativeEmbeddingHeatmapLoss'),
-        tag_loss=dict(type='AssociativeEmbeddingLoss', loss_weight=0.001),
+        # mmpose's tag loss without the constant its push loss carries (same file)
+        tag_loss=dict(type='AssociativeEmbeddingTagLoss', loss_weight=0.001),
         decoder=dict(codec, heatmap_size=codec['input_size'])),  # heatmaps restored to the input size to decode
     test_cfg=dict(multiscale_test=False, flip_test=False, shift_heatmap=False, restore_heatmap_size=True,
                   align_corners=False))

@@ -1,6 +1,6 @@
-from .associative_embedding_training import (AssociativeEmbeddingHeatmapLoss, AssociativeEmbeddingTargets,
-                                              TrainableAssociativeEmbeddingHead)
+from .associative_embedding_training import (AssociativeEmbeddingHeatmapLoss, AssociativeEmbeddingTagLoss,
+                                              AssociativeEmbeddingTargets, TrainableAssociativeEmbeddingHead)
 from .topdown_heatmap_simple_head import TopdownHeatmapSimpleHead
 
-__all__ = ['TopdownHeatmapSimpleHead', 'AssociativeEmbeddingHeatmapLoss', 'AssociativeEmbeddingTargets',
-           'TrainableAssociativeEmbeddingHead']
+__all__ = ['TopdownHeatmapSimpleHead', 'AssociativeEmbeddingHeatmapLoss', 'AssociativeEmbeddingTagLoss',
+           'AssociativeEmbeddingTargets', 'TrainableAssociativeEmbeddingHead']

@@ -18,14 +18,20 @@ flip test on a third:
    :class:`TrainableAssociativeEmbeddingHead` does that one case itself with mmpose's ``aggregate_heatmaps``, as
    the flip branch does for one view.
 
-Encoding, decoding, the tag loss and grouping stay mmpose's.
+A fourth bug only skews the logged value: ``AssociativeEmbeddingLoss`` sums exp(-d^2) over all N x N pairs of
+people, the N diagonal terms exp(0) = 1 included, and divides by N(N-1), so each image's push loss carries a
+constant 1/(N-1) (the official pose-ae-train ``singleTagLoss`` and mmpose 0.x subtract the N first). The gradient is
+unchanged, but the logged ``loss_push`` sits on a floor that hides whether the tags of different people separate.
+:class:`AssociativeEmbeddingTagLoss` removes that constant.
+
+Encoding, decoding, the tag loss's gradient and grouping stay mmpose's.
 """
 from typing import Optional
 
 from mmengine.structures import PixelData
 from mmpose.codecs import AssociativeEmbedding
 from mmpose.models.heads import AssociativeEmbeddingHead
-from mmpose.models.losses import KeypointMSELoss
+from mmpose.models.losses import AssociativeEmbeddingLoss, KeypointMSELoss
 from mmpose.models.utils.tta import aggregate_heatmaps
 from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.typing import ConfigType, Features, OptSampleList, Predictions
@@ -57,6 +63,22 @@ class AssociativeEmbeddingHeatmapLoss(KeypointMSELoss):
 
 
 @MODELS.register_module()
+class AssociativeEmbeddingTagLoss(AssociativeEmbeddingLoss):
+    """``AssociativeEmbeddingLoss`` (same arguments and outputs: pull and push summed over the batch, times
+    ``loss_weight``, push also times ``push_loss_factor``) whose push loss of an image with N >= 2 people is the mean
+    of exp(-(mean tag difference)^2) over the N(N-1) ordered pairs of different people, without mmpose 1.3.2's
+    constant 1/(N-1) from the diagonal (Newell et al., NeurIPS 2017, section 3; official pose-ae-train
+    ``singleTagLoss``). Pull losses and gradients are mmpose's."""
+
+    def _ae_loss_per_image(self, tags: Tensor, keypoint_indices: Tensor):
+        pull_loss, push_loss = super()._ae_loss_per_image(tags, keypoint_indices)
+        num_people = int(keypoint_indices[..., 1].bool().any(dim=1).sum())  # people with a visible keypoint
+        if num_people > 1:  # the diagonal's N terms exp(0), under mmpose's normalization (same eps)
+            push_loss = push_loss - num_people / ((num_people - 1) * num_people + 1e-6)
+        return pull_loss, push_loss
+
+
+@MODELS.register_module()
 class TrainableAssociativeEmbeddingHead(AssociativeEmbeddingHead):
     """``AssociativeEmbeddingHead`` (same arguments) whose single-scale test without flip works: heatmaps and tags
     (B, K, h, w) are resized to the input size when ``restore_heatmap_size`` is set, then decoded by the codec.
@@ -80,4 +102,5 @@ class TrainableAssociativeEmbeddingHead(AssociativeEmbeddingHead):
         return preds
 
 
-__all__ = ['AssociativeEmbeddingTargets', 'AssociativeEmbeddingHeatmapLoss', 'TrainableAssociativeEmbeddingHead']
+__all__ = ['AssociativeEmbeddingTargets', 'AssociativeEmbeddingHeatmapLoss', 'AssociativeEmbeddingTagLoss',
+           'TrainableAssociativeEmbeddingHead']
