@@ -107,6 +107,7 @@ def test_demo_takes_the_categories_of_the_pose_config_unless_given(tmp_path, mon
     animals; a config without the key keeps category 1; --bbox-cat-ids overrides the config."""
     monkeypatch.setattr(demo_runner.PoseEstimator, 'from_config',
                         classmethod(lambda cls, *a, **k: _Animal(in_config)))
+    monkeypatch.setattr(demo_runner, 'refuse_boxes_for_bottomup', lambda *a, **k: None)  # no config file to read
     folder = tmp_path / 'imgs'
     folder.mkdir()
     _images(folder)

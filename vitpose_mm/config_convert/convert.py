@@ -123,7 +123,8 @@ class _Converter:
             self.drop(f'model.test_cfg.{key}', 'no mmpose 1.x equivalent in this converter')
         for key in model:
             self.drop(f'model.{key}', 'no mmpose 1.x equivalent in this converter')
-        return dict(type='TopdownPoseEstimator', data_preprocessor=self._preprocessor(val_pipeline),
+        # mmpose's TopdownPoseEstimator with the package's opt-in one-batch flip test (test_cfg.batch_flip)
+        return dict(type='BatchFlipTopdownPoseEstimator', data_preprocessor=self._preprocessor(val_pipeline),
                     backbone=dict(type='ViT', **backbone), head=head, test_cfg=new_test_cfg)
 
     def _head(self, head: dict, codec: dict, where: str) -> dict:
