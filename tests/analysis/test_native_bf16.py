@@ -84,7 +84,6 @@ def test_fast_path_and_autocast_wrapper_follow_the_decision(native, monkeypatch)
     monkeypatch.setattr(fast_inference, 'native_bf16', lambda: decision)
     monkeypatch.setattr(autocast_optim_wrapper, 'native_bf16', lambda: decision)
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    assert fast_inference.cpu_has_native_bf16() is native
     records = []
     handler = logging.Handler(logging.INFO)
     handler.emit = records.append
@@ -93,8 +92,13 @@ def test_fast_path_and_autocast_wrapper_follow_the_decision(native, monkeypatch)
     try:
         model = torch.nn.Linear(2, 2)
         autocast_optim_wrapper.AutocastOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+        pose = torch.nn.Module()
+        pose.backbone, pose.head = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+        fast_inference.enable_fast_inference(pose, precision='bf16')
     finally:
         logger.removeHandler(handler)
+    emulated = [r for r in records if 'precision=bf16 on a CPU without native bfloat16' in r.getMessage()]
+    assert len(emulated) == (0 if native else 1)
     line = [r for r in records if 'bf16 autocast on the CPU' in r.getMessage()]
     assert len(line) == 1 and f'native bfloat16 {"yes" if native else "no"}' in line[0].getMessage()
     assert line[0].levelno == (logging.INFO if native else logging.WARNING)

@@ -48,13 +48,6 @@ def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
     return DTYPES[precision]
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 in hardware: :func:`vitpose_mm.hardware.native_bf16` (AVX-512 BF16 or AMX
-    by the CPU flags, else oneDNN's answer). Without it (e.g. an AVX2-only CPU) torch emulates bfloat16 and matrix
-    products run about 50-100x slower than in fp32 (docs/speed.md)."""
-    return native_bf16().native
-
-
 def _cast_input(dtype: torch.dtype) -> Callable:
     def hook(module: nn.Module, args: Tuple) -> Tuple:
         return (args[0].to(dtype), *args[1:])
@@ -91,7 +84,7 @@ def enable_fast_inference(model: nn.Module, precision: str = 'fp32', compile: Un
         return model
     model.eval()
     parts = [getattr(model, name) for name in ('backbone', 'neck', 'head') if getattr(model, name, None) is not None]
-    if dtype == torch.bfloat16 and device.type == 'cpu' and not cpu_has_native_bf16():
+    if dtype == torch.bfloat16 and device.type == 'cpu' and not native_bf16().native:
         print_log(f'precision=bf16 on a CPU without native bfloat16 ({native_bf16().reason}): '
                   'torch emulates it, far slower than fp32 (docs/speed.md)', 'current', logging.WARNING)
     if dtype != torch.float32:
@@ -119,4 +112,4 @@ def fast_inference_options(test_cfg: Optional[dict]) -> dict:
     return dict(precision=test_cfg.get('precision', 'fp32'), compile=test_cfg.get('compile', False))
 
 
-__all__ = ['PRECISIONS', 'cpu_has_native_bf16', 'enable_fast_inference', 'fast_inference_options', 'precision_dtype']
+__all__ = ['PRECISIONS', 'enable_fast_inference', 'fast_inference_options', 'precision_dtype']
