@@ -14,14 +14,14 @@ form of :func:`vitpose_mm.finetune.names.normal_name`); the others get :data:`DE
 warning: OKS-based AP depends on the sigmas.
 """
 import json
-import os
 import os.path as osp
 import pprint
-import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.logging import MMLogger
+
+from vitpose_mm.checkpoints.io import atomic_path
 
 from .errors import FinetuneError
 from .names import infer_flip_pairs, normal_name, parse_flip_pairs, side
@@ -225,18 +225,9 @@ def write_dataset_info(info: dict, path: str, notes: Sequence[str] = ()) -> None
 
 
 def write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``text`` to ``path`` all at once (:func:`vitpose_mm.checkpoints.io.atomic_path`)."""
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(text)
 
 
 __all__ = ['KeypointAnnotations', 'read_keypoint_annotations', 'resolve_flip_pairs', 'build_dataset_info',

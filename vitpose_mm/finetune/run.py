@@ -19,6 +19,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.logging import MMLogger
 
+from vitpose_mm.checkpoints.io import atomic_path
+
 from .errors import FinetuneError
 from .metainfo import build_dataset_info, read_keypoint_annotations, resolve_flip_pairs, write_dataset_info, write_text
 
@@ -174,12 +176,11 @@ def write(plan: dict) -> str:
     os.makedirs(args.work_dir, exist_ok=True)
     write_dataset_info(plan['info'], plan['metainfo_path'], [n for n in plan['notes'] if 'sigma' in n])
     if plan['state_dict'] is not None:
-        tmp = osp.join(args.work_dir, '.' + INIT_WEIGHTS + '.tmp')
         meta = dict(vitpose_mm=dict(finetune_notes=plan['notes']))
         if plan['dataset_meta'] is not None:
             meta['dataset_meta'] = plan['dataset_meta']
-        torch.save(dict(meta=meta, state_dict=plan['state_dict']), tmp)
-        os.replace(tmp, osp.join(args.work_dir, INIT_WEIGHTS))
+        with atomic_path(osp.join(args.work_dir, INIT_WEIGHTS)) as tmp:
+            torch.save(dict(meta=meta, state_dict=plan['state_dict']), tmp)
     path = config_path(args)
     header = '# Written by tools/finetune.py (vitpose_mm.finetune); see finetune_run.json for how it was made.\n'
     cfg = plan['cfg']
