@@ -190,3 +190,23 @@ def test_atomic_path_leaves_no_partial_file(tmp_path):
             (open(os.path.join(tmp, 'config.json'), 'w')).close()
             raise RuntimeError('interrupted')
     assert sorted(os.listdir(tmp_path)) == ['out']
+
+
+@pytest.mark.parametrize('mask', [0o022, 0o027], ids=['umask022', 'umask027'])
+def test_atomic_path_gives_the_mode_of_a_plain_write(tmp_path, mask):
+    """tempfile's temporaries are owner-only (0o600 / 0o700); the written checkpoint must not stay so."""
+    old = os.umask(mask)
+    try:
+        plain = tmp_path / 'plain.pth'
+        torch.save({}, plain)
+        os.makedirs(tmp_path / 'plain_dir')
+        with atomic_path(tmp_path / 'model.pth') as tmp:
+            torch.save({}, tmp)
+        with atomic_path(tmp_path / 'hf', folder=True) as tmp:
+            (open(os.path.join(tmp, 'config.json'), 'w')).close()
+    finally:
+        os.umask(old)
+    mode = lambda p: os.stat(p).st_mode & 0o777  # noqa: E731
+    assert mode(tmp_path / 'model.pth') == mode(plain) == 0o666 & ~mask
+    assert mode(tmp_path / 'hf') == mode(tmp_path / 'plain_dir') == 0o777 & ~mask
+    assert mode(tmp_path / 'hf' / 'config.json') == 0o666 & ~mask

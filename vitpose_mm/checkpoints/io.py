@@ -59,6 +59,21 @@ def read_checkpoint(path: str) -> Dict[str, Any]:
     return obj if isinstance(obj, dict) else {'state_dict': obj}
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (``/proc/self/status``); elsewhere set
+    and restored at once (``os.umask`` has no read-only form)."""
+    try:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str, folder: bool = False) -> Iterator[str]:
     """Write ``path`` all at once: yields a hidden temporary file (or, ``folder=True``, an empty folder) beside
@@ -68,6 +83,8 @@ def atomic_path(path: str, folder: bool = False) -> Iterator[str]:
     ``.NAME.*.part`` file, never a partial ``path``.
 
     ``folder=True`` replaces only a missing or empty folder (``os.replace`` cannot replace a non-empty one).
+    ``path`` gets the mode a plain ``open`` or ``os.makedirs`` would give it (0o666, or 0o777 for a folder, less the
+    process umask), not the owner-only 0o600/0o700 of ``tempfile``'s temporaries.
     """
     path = osp.abspath(os.fspath(path))
     parent, name = osp.split(path)
@@ -83,6 +100,7 @@ def atomic_path(path: str, folder: bool = False) -> Iterator[str]:
         for f in files:
             with open(f, 'rb') as handle:
                 os.fsync(handle.fileno())
+        os.chmod(tmp, (0o777 if folder else 0o666) & ~_umask())
         if folder and osp.isdir(path):
             os.rmdir(path)  # empty (else OSError): os.replace needs it gone
         os.replace(tmp, path)
