@@ -129,3 +129,18 @@ def test_demo_command_line_takes_category_ids_or_all():
     with pytest.raises(SystemExit):
         parse_args(base[:5] + ['--bbox-cat-ids', '1'])  # without --bbox-file
 
+
+
+def test_demo_tells_an_image_filtered_by_category_from_an_image_absent_from_the_box_file(tmp_path, monkeypatch):
+    """Image 8 has one box, an argali: keeping category 7 only leaves it without boxes because of the filter, not
+    because the file lacks it; image 9 is not in the file at all."""
+    logged = []
+    monkeypatch.setattr(demo_runner, 'print_log', lambda msg, *a, **k: logged.append(msg))
+    paths = _images(tmp_path)
+    cv2.imwrite(str(tmp_path / '000000000009.png'), black())
+    run_images(paths + [str(tmp_path / '000000000009.png')], ScriptedEstimator(),
+               DemoOptions(out_dir=str(tmp_path / 'o')), BoxFile(_dets(tmp_path), cat_ids=[7]))
+    filtered = [m for m in logged if 'only of categories not kept' in m]
+    absent = [m for m in logged if 'no entry' in m]
+    assert len(filtered) == 1 and filtered[0].startswith('2 image(s)') and 'category 7' in filtered[0]
+    assert len(absent) == 1 and absent[0].startswith('1 image(s)')

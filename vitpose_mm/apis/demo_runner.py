@@ -112,7 +112,7 @@ def run_images(paths: Sequence[str], estimator: PoseEstimator, options: DemoOpti
     visualizer = build_visualizer(estimator.dataset_meta, options.radius, options.thickness)
     stems = [osp.splitext(osp.basename(p))[0] for p in paths]
     numeric = all(s.isdigit() for s in stems)
-    records, skipped, missing_boxes, counts = [], [], 0, BoxCounts()
+    records, skipped, missing_boxes, filtered_out, counts = [], [], 0, 0, BoxCounts()
     bar = progress(len(paths), 'images')
     for index, path in enumerate(paths):
         try:
@@ -126,8 +126,10 @@ def run_images(paths: Sequence[str], estimator: PoseEstimator, options: DemoOpti
             continue
         boxes = as_boxes(options.bbox, options.bbox_format) if options.bbox else None
         if box_file is not None:
-            missing_boxes += path not in box_file
             other = box_file.num_other_category(path)
+            if path not in box_file:  # no record at all, or only records of categories not kept
+                filtered_out += other > 0
+                missing_boxes += other == 0
             counts.total += other
             counts.other_category += other
             boxes = estimator.select_boxes(box_file[path], img.shape[:2], counts=counts)
@@ -143,6 +145,10 @@ def run_images(paths: Sequence[str], estimator: PoseEstimator, options: DemoOpti
     if missing_boxes:
         print_log(f'{missing_boxes} image(s) have no entry in {box_file.path}: no boxes there', 'current',
                   logging.WARNING)
+    if filtered_out:
+        print_log(f'{filtered_out} image(s) have boxes in {box_file.path} only of categories not kept '
+                  f'({describe_cat_ids(box_file.cat_ids)}): no boxes there; --bbox-cat-ids chooses the categories',
+                  'current', logging.WARNING)
     summary = dict(images=len(paths) - len(skipped), skipped=skipped, people=len(records),
                    outputs=[vis_dir, osp.join(options.out_dir, 'predictions.json')])
     if box_file is not None:
