@@ -4,8 +4,8 @@ Top-down ViTPose runs one crop per person box (all crops as one batch), so its c
 ViTPose runs the whole image once, then groups. Both go through :class:`vitpose_mm.apis.PoseEstimator` (image in,
 people out: pipeline, network, decoding), fp32, no flip test, random weights (seed 0), on the same 640x480 image; the
 top-down estimator gets N person boxes. A pair is one ViT size: the tiny demo (192-d, 6 blocks; the top-down demo at
-128x96 crops against the bottom-up DEKR demo config at 320x256) and ViT-B (256x192 crops against the bottom-up DEKR
-COCO config at 512x512). With random weights the bottom-up head decodes the same candidates whatever N is (up to its
+128x96 crops against the bottom-up demo config, associative embedding at 160x128) and ViT-B (256x192 crops against
+the bottom-up DEKR COCO config at 512x512). With random weights the bottom-up head decodes the same candidates whatever N is (up to its
 ``max_instances``), so its row shows the network and a full decoding at every N.
 """
 import glob
@@ -19,7 +19,7 @@ from .timing import time_calls
 
 IMAGE_HW = (480, 640)
 # size -> (top-down config name, bottom-up config file pattern under configs/bottomup/): the demos (ViT 192-d, 6
-# blocks, DEKR head at the synthetic 320x256 images) and ViT-B (DEKR head, COCO 512x512)
+# blocks; the bottom-up one an associative-embedding head at 160x128) and ViT-B (DEKR head, COCO 512x512)
 PEOPLE_PAIRS: Dict[str, Tuple[str, str]] = {
     'tiny': ('td-hm_ViTPose-tiny_1xb32-12e_synthetic-128x96.py', 'demo/bottomup_ViTPose-tiny_*synthetic*.py'),
     'B': ('td-hm_ViTPose-base_8xb64-210e_coco-256x192.py', 'dekr_ViTPose-base_*coco-512x512.py'),
