@@ -196,6 +196,28 @@ def test_vitpose_plus_bottom_up_refuses_a_head_of_another_keypoint_count_and_mul
                           test_cfg=dict(multiscale_test=True)))
 
 
+def test_vitpose_plus_bottom_up_trains_only_what_trainable_names():
+    """The top-down estimator's ``trainable`` (adding a dataset: its expert and head only) works for bottom-up heads,
+    and a positional test_cfg cannot slip past the multi-scale check (everything after ``heads`` is by keyword)."""
+    model = MODELS.build(dict(
+        type='MultiDatasetBottomupPoseEstimator',
+        backbone=dict(type='ViT', img_size=(64, 64), embed_dim=32, depth=1, num_heads=2, num_expert=2,
+                      part_features=8, qkv_bias=True),
+        neck=dict(type='DeconvUpsampleNeck', in_channels=32, out_channels=(16, 16)),
+        heads=dict(coco=dict(type='AssociativeEmbeddingHead', in_channels=16, num_keypoints=17,
+                             deconv_out_channels=None),
+                   crowdpose=dict(type='AssociativeEmbeddingHead', in_channels=16, num_keypoints=14,
+                                  deconv_out_channels=None)),
+        trainable=[r'heads\.crowdpose\..+', r'backbone\.blocks\.\d+\.mlp\.experts\.1\..+']))
+    trained = sorted(n for n, p in model.named_parameters() if p.requires_grad)
+    assert trained and all(n.startswith('heads.crowdpose.') or '.experts.1.' in n for n in trained)
+    assert any('.experts.1.' in n for n in trained) and not any(n.startswith('heads.coco.') for n in trained)
+    from vitpose_mm.models.pose_estimators.multi_dataset_bottomup import MultiDatasetBottomupPoseEstimator
+    with pytest.raises(TypeError):
+        MultiDatasetBottomupPoseEstimator(dict(type='ViT'), dict(coco=dict(type='DEKRHead')), None, None, None, None,
+                                          dict(multiscale_test=True))
+
+
 # ---- the workaround of mmpose 1.3.2's associative-embedding training ----------------------------------------------
 def test_ae_targets_are_packed_and_the_heatmap_loss_ignores_instance_weights():
     from mmpose.datasets.transforms import GenerateTarget, PackPoseInputs

@@ -8,11 +8,8 @@ for bottom-up heads is here: their keypoint count is ``num_keypoints`` (mmpose's
 ``AssociativeEmbeddingHead``), and predictions are mapped back to the image as ``BottomupPoseEstimator`` does
 (whole-image ``input_center``/``input_scale`` of ``BottomupResize``). Multi-scale testing is not supported.
 """
-from typing import Dict, Optional
-
 from mmpose.models.pose_estimators import BottomupPoseEstimator
 from mmpose.registry import MODELS
-from mmpose.utils.typing import ConfigType, OptConfigType, OptMultiConfig
 
 from .multi_dataset_topdown import MultiDatasetTopdownPoseEstimator
 
@@ -21,9 +18,9 @@ from .multi_dataset_topdown import MultiDatasetTopdownPoseEstimator
 class MultiDatasetBottomupPoseEstimator(MultiDatasetTopdownPoseEstimator):
     """Bottom-up pose estimator over several datasets, each sample routed to its dataset's expert and head.
 
-    Args: as :class:`MultiDatasetTopdownPoseEstimator`; ``heads`` are bottom-up heads whose ``num_keypoints`` equals
-    their dataset's keypoint count, and ``test_cfg`` is passed to every head (``flip_test`` uses each dataset's flip
-    indices).
+    Args: as :class:`MultiDatasetTopdownPoseEstimator` (``trainable`` included), by keyword; ``heads`` are bottom-up
+    heads whose ``num_keypoints`` equals their dataset's keypoint count, and ``test_cfg`` is passed to every head
+    (``flip_test`` uses each dataset's flip indices).
 
     Raises:
         ValueError: ``test_cfg.multiscale_test`` is set (not supported), and every error of the top-down estimator.
@@ -32,22 +29,10 @@ class MultiDatasetBottomupPoseEstimator(MultiDatasetTopdownPoseEstimator):
     head_keypoints_arg = 'num_keypoints'
     add_pred_to_datasample = BottomupPoseEstimator.add_pred_to_datasample
 
-    def __init__(self,
-                 backbone: ConfigType,
-                 heads: Dict[str, ConfigType],
-                 experts: Optional[Dict[str, int]] = None,
-                 eval_with: Optional[Dict[str, str]] = None,
-                 neck: OptConfigType = None,
-                 train_cfg: OptConfigType = None,
-                 test_cfg: OptConfigType = None,
-                 data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None,
-                 metainfo: Optional[dict] = None):
-        if (test_cfg or {}).get('multiscale_test', False):
+    def __init__(self, backbone, heads, **kwargs):
+        if (kwargs.get('test_cfg') or {}).get('multiscale_test', False):
             raise ValueError('multiscale_test=True: MultiDatasetBottomupPoseEstimator tests at one scale only')
-        super().__init__(backbone, heads, experts=experts, eval_with=eval_with, neck=neck, train_cfg=train_cfg,
-                         test_cfg=test_cfg, data_preprocessor=data_preprocessor, init_cfg=init_cfg,
-                         metainfo=metainfo)
+        super().__init__(backbone, heads, **kwargs)
 
 
 __all__ = ['MultiDatasetBottomupPoseEstimator']
