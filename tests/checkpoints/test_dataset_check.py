@@ -11,7 +11,7 @@ from multi_dataset_utils import SIX, TINY, build, official_state_dict, plain_mod
 from random_weights import randomize_
 from vitpose_mm.checkpoints import CheckpointMismatchError, convert_checkpoint, load_checkpoint, load_file, save_hf
 from vitpose_mm.checkpoints.convert_file import convert_file
-from vitpose_mm.checkpoints.load import check_dataset
+from vitpose_mm.checkpoints.loading import check_dataset
 from vitpose_mm.checkpoints.multi_dataset import save_exported
 from vitpose_mm.datasets import metainfo_file
 

@@ -12,13 +12,13 @@ import importlib
 
 from .adapt import PATCH_PADDING_MODES, adapt_patch_kernel, fit_embeddings
 from .backbone import convert_backbone_state_dict, detect_backbone_layout
-from .convert import (CheckpointMismatchError, Conversion, check_fits, convert, convert_state_dict, fit_to_model,
+from .conversion import (CheckpointMismatchError, Conversion, check_fits, convert, convert_state_dict, fit_to_model,
                       official_to_multi_dataset)
 from .init import ViTPoseCheckpointInit, ViTPosePretrainedInit, read_state_dict
 from .io import (atomic_path, grid_record, load_file, read_checkpoint, recorded_grid, state_dict_of,
                  strip_module_prefix)
 from .layouts import DATASETS, LAYOUTS, detect_layout, from_vitpose_mm, to_vitpose_mm
-from .load import Loaded, check_dataset, load, load_backbone_weights, load_checkpoint, load_state_dict
+from .loading import Loaded, check_dataset, load, load_backbone_weights, load_checkpoint, load_state_dict
 
 # public names of the conversion-only modules: name -> module, imported on first use (PEP 562)
 _LAZY = dict(Arch='arch', infer_arch='arch', convert_checkpoint='convert_file', read_source='convert_file', save_checkpoint='convert_file',

@@ -190,5 +190,5 @@ def infer_arch(sd: Dict[str, torch.Tensor], num_heads: Optional[int] = None, ups
 
 def arch_of_model(model: torch.nn.Module) -> dict:
     """The few hints a built vitpose_mm pose model gives that its weights do not, and its grid."""
-    from .convert import hints_of_model
+    from .conversion import hints_of_model
     return dict(hints_of_model(model), grid=tuple(getattr(model, 'backbone', model).patch_shape))

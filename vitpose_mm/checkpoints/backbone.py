@@ -1,5 +1,5 @@
 """Pre-training weights (MAE/timm or mmpretrain names) or ViTPose backbone weights in a ``ViT``'s names: the
-``mae`` layout of :func:`vitpose_mm.checkpoints.convert.convert` (pure: nothing is read or loaded here)."""
+``mae`` layout of :func:`vitpose_mm.checkpoints.conversion.convert` (pure: nothing is read or loaded here)."""
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 

@@ -2,7 +2,7 @@
 public layout, convert, check, write, report.
 
 ``tools/convert_checkpoint.py`` is its command line (argparse plus :func:`convert_file`); the conversion itself is
-:func:`vitpose_mm.checkpoints.convert.convert`. Layouts, examples and what is dropped: docs/checkpoints.md.
+:func:`vitpose_mm.checkpoints.conversion.convert`. Layouts, examples and what is dropped: docs/checkpoints.md.
 """
 import os
 import os.path as osp
@@ -16,7 +16,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from .arch import STANDARD_SIZES
-from .convert import Conversion, convert, fit_to_model
+from .conversion import Conversion, convert, fit_to_model
 from .io import atomic_path, load_file, recorded_grid, state_dict_of
 from .layouts import HF, detect_layout, from_vitpose_mm
 
@@ -50,7 +50,7 @@ def convert_checkpoint(path: Union[str, Source], layout: str = 'auto', dataset: 
                        keep_experts: bool = False, backbone: Optional[nn.Module] = None,
                        src_grid: Optional[Sequence[int]] = None, patch_padding: str = 'pad') -> Conversion:
     """Read (unless ``path`` is a :class:`Source` already) and convert a checkpoint file or HF folder with
-    :func:`~vitpose_mm.checkpoints.convert.convert` (no target model: fit it with ``fit_to_model``).
+    :func:`~vitpose_mm.checkpoints.conversion.convert` (no target model: fit it with ``fit_to_model``).
 
     Pre-training weights (layout ``mae``) need ``backbone`` (a ``ViT``): they become a backbone-only checkpoint
     (``backbone.*``) fitted to its grid and patch size. ``keep_experts``: keep every ViTPose+ expert (HF MoE
@@ -67,7 +67,7 @@ def convert_checkpoint(path: Union[str, Source], layout: str = 'auto', dataset: 
         conv.notes.append('backbone only: load it with init_cfg=dict(type="ViTPosePretrained", checkpoint=...) in '
                           'the backbone config')
         return conv
-    from .convert import convert_state_dict
+    from .conversion import convert_state_dict
     return convert_state_dict(src.state_dict, name, dataset, src.hf_config, keep_experts, src.path, src_grid,
                               src.grid)
 

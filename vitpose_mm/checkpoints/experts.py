@@ -5,7 +5,7 @@
 Folding keeps one dataset: its expert is appended to each block's ``mlp.fc2`` (the shared channels first, then the
 expert's, as the official ``tools/model_split.py`` does), its head becomes ``head``: a plain single-dataset ViTPose
 whose outputs equal the ViTPose+ model run for that dataset. Part of the one conversion
-(:func:`vitpose_mm.checkpoints.convert.convert`).
+(:func:`vitpose_mm.checkpoints.conversion.convert`).
 """
 import re
 from typing import Dict, List, Optional, Tuple

@@ -21,7 +21,7 @@ from mmengine.registry import FUNCTIONS, WEIGHT_INITIALIZERS
 
 from .adapt import PATCH_PADDING_MODES
 from .io import read_checkpoint, state_dict_of
-from .load import load
+from .loading import load
 
 
 class _LoadInit:

@@ -13,7 +13,7 @@ no rule matches is an error, never silently ignored.
 
 Two names exist only between conversion steps: ``backbone.blocks.{i}.mlp.experts.{j}.*`` (ViTPose+ experts, also a
 real ViT name when ``part_features > 0``) and ``associate_heads.{k}.*`` (the extra ViTPose+ heads); choosing a dataset
-(:mod:`vitpose_mm.checkpoints.convert`) folds them into a plain single-dataset model.
+(:mod:`vitpose_mm.checkpoints.conversion`) folds them into a plain single-dataset model.
 """
 import functools
 import re

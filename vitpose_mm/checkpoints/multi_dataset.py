@@ -5,7 +5,7 @@
 - :func:`load_official_vitpose_plus` loads an official ViTPose+ checkpoint (all experts, ``keypoint_head`` and the
   five ``associate_keypoint_heads``) **strictly** into the six-dataset configs
   (``configs/vitpose_plus/td-hm_ViTPose-plus-*_6datasets-256x192.py``), renamed to the multi-dataset names
-  (``heads.{dataset_name}.*``) by the loader's :func:`~vitpose_mm.checkpoints.convert.official_to_multi_dataset`.
+  (``heads.{dataset_name}.*``) by the loader's :func:`~vitpose_mm.checkpoints.conversion.official_to_multi_dataset`.
 - :func:`export_dataset` turns a multi-dataset model into a plain single-dataset ViTPose for one of its datasets: the
   dataset's expert is folded into every block's ``mlp.fc2`` (shared channels first, then the expert's, as the
   official ``tools/model_split.py`` does), its head becomes ``head``; the outputs equal the multi-dataset model's for
@@ -19,16 +19,16 @@ import torch
 import torch.nn as nn
 
 from vitpose_mm.datasets.facts import dataset_facts, metainfo_file
-from .convert import official_to_multi_dataset  # noqa: F401  (public name of this module before the loader's)
+from .conversion import official_to_multi_dataset  # noqa: F401  (public name of this module before the loader's)
 from .io import atomic_path
-from .load import load
+from .loading import load
 
 _EXPERT = re.compile(r'^(backbone\.blocks\.\d+\.mlp)\.experts\.(\d+)\.(weight|bias)$')
 
 
 def load_official_vitpose_plus(model: nn.Module, path: str) -> Dict[str, str]:
     """Load an official ViTPose+ release strictly into a six-dataset model (:func:`vitpose_mm.checkpoints.load`:
-    renamed by :func:`~vitpose_mm.checkpoints.convert.official_to_multi_dataset`, ``pos_embed`` resampled when the
+    renamed by :func:`~vitpose_mm.checkpoints.conversion.official_to_multi_dataset`, ``pos_embed`` resampled when the
     model's input size differs); returns the dropped keys and reasons."""
     if not hasattr(model, 'heads'):
         raise ValueError(f'{type(model).__name__} is not a multi-dataset model (no heads)')

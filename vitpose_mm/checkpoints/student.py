@@ -11,9 +11,9 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from .convert import CheckpointMismatchError
+from .conversion import CheckpointMismatchError
 from .io import atomic_path, load_file, state_dict_of, strip_module_prefix
-from .load import load
+from .loading import load
 
 STUDENT_PREFIXES = ('backbone.', 'neck.', 'head.')
 TOKEN_KEY = 'backbone.extra_tokens'

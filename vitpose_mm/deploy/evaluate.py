@@ -4,7 +4,7 @@
 The config gives the data, the pipeline that cuts the crops and the metric, as for a checkpoint; the export gives the
 network, its flip test and its decoding (:class:`OnnxPoseModel`, which mmengine's test loop calls as it calls the
 torch model). The export must fit the config: the same crop size, UDP or not, and the same keypoints (names in
-channel order and flip pairs, as for a checkpoint: :func:`vitpose_mm.checkpoints.load.check_dataset`).
+channel order and flip pairs, as for a checkpoint: :func:`vitpose_mm.checkpoints.loading.check_dataset`).
 """
 from typing import Optional
 
@@ -23,7 +23,7 @@ def check_export_fits(model: OnnxPoseModel, dataset, source: str, dataset_check:
             keypoints (``dataset_check='error'``).
     """
     from vitpose_mm.checkpoints import CheckpointMismatchError
-    from vitpose_mm.checkpoints.load import check_dataset
+    from vitpose_mm.checkpoints.loading import check_dataset
     exported = next((t for t in model.meta['test_pipeline'] if t.get('type') == 'TopdownAffine'), {})
     transforms = getattr(getattr(dataset, 'pipeline', None), 'transforms', [])
     affine = next((t for t in transforms if type(t).__name__ == 'TopdownAffine'), None)

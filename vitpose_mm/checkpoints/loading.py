@@ -32,7 +32,7 @@ from mmengine.logging import MMLogger
 from vitpose_mm.models.layers.pos_embed import AmbiguousGridError
 from vitpose_mm.models.strict_loading import allow_missing_weights
 from .adapt import PATCH_PADDING_MODES
-from .convert import CheckpointMismatchError, _is_vit, check_fits, convert
+from .conversion import CheckpointMismatchError, _is_vit, check_fits, convert
 from .io import read_checkpoint, recorded_grid, state_dict_of
 
 DATASET_CHECKS = ('error', 'warn')
