@@ -23,7 +23,7 @@ def test_configs_found():
     sizes = {s for s in ('base', 'large', 'huge') for c in COCO if f'ViTPose-{s}' in c}
     assert sizes == {'base', 'large', 'huge'}
     assert {('coco' if 'coco' in c else 'crowdpose') for c in COCO} == {'coco', 'crowdpose'} and len(COCO) == 6
-    assert len(DEMO) == 3
+    assert len(DEMO) == 4
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
@@ -69,6 +69,11 @@ def test_bottomup_config_builds(path):
             out = model(torch.randn(1, 3, h, w), None, mode='tensor')
         out = out if isinstance(out, tuple) else (out, )
         assert out[0].shape[-2:] == (h // 4, w // 4)
+    if osp.basename(path).startswith('bottomup_'):  # associative embedding decodes at the heatmaps' own size
+        assert not cfg.model.test_cfg.restore_heatmap_size and model.head.decoder.heatmap_size == (w // 4, h // 4)
+    if 'from-topdown-demo' in path:  # ViT and neck from `make demo`'s checkpoint, the head from scratch
+        assert cfg.model.backbone.init_cfg == dict(type='ViTPosePretrained', checkpoint='work_dirs/demo/epoch_12.pth')
+        assert cfg.model.neck.init_cfg.prefix == 'head.' and 'init_cfg' not in cfg.model.head
 
 
 def test_window_attention_and_checkpointing_at_512():
