@@ -7,8 +7,8 @@
 _base_ = ['./bottomup_ViTPose-tiny_1xb16_synthetic-128x160.py']
 
 topdown_demo = 'work_dirs/demo/epoch_12.pth'
-max_epochs = 24
-train_cfg = dict(max_epochs=max_epochs, val_interval=8)
+max_epochs = 48
+train_cfg = dict(max_epochs=max_epochs, val_interval=16)
 optim_wrapper = dict(paramwise_cfg=dict(num_layers=6, layer_decay_rate=0.75))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=50, start_factor=0.01, by_epoch=False),
@@ -17,4 +17,4 @@ param_scheduler = [
 model = dict(
     backbone=dict(init_cfg=dict(type='ViTPosePretrained', checkpoint=topdown_demo)),
     neck=dict(init_cfg=dict(type='Pretrained', checkpoint=topdown_demo, prefix='head.')))
-default_hooks = dict(checkpoint=dict(interval=8, max_keep_ckpts=3))
+default_hooks = dict(checkpoint=dict(interval=16, max_keep_ckpts=3))
