@@ -4,7 +4,7 @@ import os
 import os.path as osp
 import pickle
 import shutil
-import tempfile
+import uuid
 from typing import Any, Dict, Iterator, Optional, Tuple
 
 import torch
@@ -59,21 +59,6 @@ def read_checkpoint(path: str) -> Dict[str, Any]:
     return obj if isinstance(obj, dict) else {'state_dict': obj}
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where Linux shows it (``/proc/self/status``); elsewhere set
-    and restored at once (``os.umask`` has no read-only form)."""
-    try:
-        with open('/proc/self/status') as status:
-            for line in status:
-                if line.startswith('Umask:'):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 @contextlib.contextmanager
 def atomic_path(path: str, folder: bool = False) -> Iterator[str]:
     """Write ``path`` all at once: yields a hidden temporary file (or, ``folder=True``, an empty folder) beside
@@ -89,18 +74,18 @@ def atomic_path(path: str, folder: bool = False) -> Iterator[str]:
     path = osp.abspath(os.fspath(path))
     parent, name = osp.split(path)
     os.makedirs(parent, exist_ok=True)
+    tmp = osp.join(parent, f'.{name}.{uuid.uuid4().hex}.part')
+    # created as a plain write creates (the kernel applies the umask), not owner-only as tempfile's mkstemp/mkdtemp
     if folder:
-        tmp = tempfile.mkdtemp(prefix=f'.{name}.', suffix='.part', dir=parent)
+        os.mkdir(tmp, 0o777)
     else:
-        fd, tmp = tempfile.mkstemp(prefix=f'.{name}.', suffix='.part', dir=parent)
-        os.close(fd)
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield tmp
         files = [osp.join(d, f) for d, _, fs in os.walk(tmp) for f in fs] if folder else [tmp]
         for f in files:
             with open(f, 'rb') as handle:
                 os.fsync(handle.fileno())
-        os.chmod(tmp, (0o777 if folder else 0o666) & ~_umask())
         if folder and osp.isdir(path):
             os.rmdir(path)  # empty (else OSError): os.replace needs it gone
         os.replace(tmp, path)
